@@ -1,0 +1,1 @@
+"""Sub-commands of the poselift CLI, one module each."""
