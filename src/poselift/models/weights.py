@@ -1,0 +1,104 @@
+"""poselift's weights format: safetensors with the architecture config (and facts about the weights) in its metadata.
+
+A file alone rebuilds its model: metadata `poselift.config` holds the architecture dataclass as JSON and
+`poselift.meta` free-form facts (joint layout, frame rate, input normalisation, training data, licence).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from poselift.atomic import atomic_path
+from poselift.errors import InputError
+
+CONFIG_KEY = "poselift.config"
+META_KEY = "poselift.meta"
+FORMAT_KEY = "poselift.format"
+FORMAT_VERSION = "1"
+
+DEFAULT_META: dict[str, Any] = {
+    "joint_layout": "h36m17",
+    "input": "normalised screen coordinates: x/w*2-1, y/w*2-h/w (VideoPose3D)",
+    "output": "root-relative 3D joints, metres, camera frame",
+}
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """An architecture dataclass as a JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(data: dict[str, Any]):
+    """Rebuild an architecture dataclass from its dict; the `family` field picks the class."""
+    from poselift.models.attention import AttentionConfig
+    from poselift.models.videopose3d import VideoPose3DConfig
+
+    classes = {"atcn": AttentionConfig, "videopose3d": VideoPose3DConfig}
+    family = data.get("family")
+    if family not in classes:
+        raise ValueError(f"unknown model family {family!r}")
+    cls = classes[family]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown config fields {sorted(unknown)} for {family}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)
+
+
+def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write a model's weights, architecture and metadata to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    meta = {**DEFAULT_META, **(metadata or {})}
+    header = {
+        FORMAT_KEY: FORMAT_VERSION,
+        CONFIG_KEY: json.dumps(config_to_dict(model.config)),
+        META_KEY: json.dumps(meta),
+    }
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp), metadata=header)
+    return Path(path)
+
+
+def read_weights_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(architecture dict, metadata dict) of a poselift weights file, without loading tensors."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except Exception as error:  # noqa: BLE001 - any parse failure means a corrupt or foreign file
+        raise InputError(path, f"not a safetensors file ({str(error).strip().splitlines()[0]})") from None
+    if CONFIG_KEY not in header:
+        raise InputError(path, "safetensors file without poselift architecture metadata (convert it first)")
+    try:
+        return json.loads(header[CONFIG_KEY]), json.loads(header.get(META_KEY, "{}"))
+    except json.JSONDecodeError:
+        raise InputError(path, "corrupt poselift metadata") from None
+
+
+def load_weights(path: str | Path) -> nn.Module:
+    """Rebuild the model stored in a poselift weights file; returned in eval mode with `.meta` attached."""
+    from safetensors.torch import load_file
+
+    from poselift.models.registry import build_model
+
+    config_dict, meta = read_weights_header(path)
+    try:
+        model = build_model(config_from_dict(config_dict))
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except (ValueError, RuntimeError) as error:
+        raise InputError(path, f"weights do not fit their architecture ({str(error).strip().splitlines()[0]})")
+    model.meta = meta
+    return model.eval()
