@@ -13,6 +13,10 @@ import sys
 from poselift.errors import PoseliftError
 
 COMMANDS: tuple[str, ...] = (
+    "models",
+    "lift",
+    "convert",
+    "export_onnx",
 )
 """Module names under poselift.commands; the sub-command is the module name with '-' for '_'."""
 

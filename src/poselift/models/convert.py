@@ -40,8 +40,7 @@ def _numpy_random_state_globals() -> list:
         np.random.RandomState,
         (np.random.RandomState, "numpy.random.mtrand.RandomState"),
         (np_random_pickle.__randomstate_ctor, "numpy.random._pickle.__randomstate_ctor"),
-        (np_random_pickle.__RandomState_ctor, "numpy.random.__RandomState_ctor"),
-        (np_random_pickle.__RandomState_ctor, "numpy.random._pickle.__RandomState_ctor"),
+        (getattr(np.random, "__RandomState_ctor"), "numpy.random.__RandomState_ctor"),
         (np_random_pickle.__bit_generator_ctor, "numpy.random._pickle.__bit_generator_ctor"),
         (np.random.MT19937, "numpy.random._mt19937.MT19937"),
     ]

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from poselift.atomic import atomic_path
@@ -99,6 +98,6 @@ def load_weights(path: str | Path) -> nn.Module:
         model = build_model(config_from_dict(config_dict))
         model.load_state_dict(load_file(str(path)), strict=True)
     except (ValueError, RuntimeError) as error:
-        raise InputError(path, f"weights do not fit their architecture ({str(error).strip().splitlines()[0]})")
+        raise InputError(path, f"weights do not fit their architecture ({str(error).strip().splitlines()[0]})") from None
     model.meta = meta
     return model.eval()

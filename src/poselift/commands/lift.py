@@ -1,0 +1,36 @@
+"""`poselift lift`: 2D keypoints (.npz) in, 3D poses (.npz) out."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "lift a 2D keypoint sequence (.npz with keypoints_2d (T, 17, 2)) to 3D poses"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("keypoints", help="npz with keypoints_2d (T, J, 2); pixels if image_size (w, h) is present")
+    parser.add_argument("--model", default=None, help="shipped model name or weights file (default: the default model)")
+    parser.add_argument("--out", "-o", required=True, help="output .npz with poses_3d (T, J, 3)")
+    parser.add_argument("--no-flip", action="store_true", help="skip flip averaging")
+    parser.add_argument("--batch-size", type=int, default=1024)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poselift.atomic import save_npz_atomic
+    from poselift.inference import Lifter
+    from poselift.keypoints_io import read_keypoints_npz
+
+    keypoints, image_size = read_keypoints_npz(args.keypoints)
+    lifter = Lifter(args.model, flip=not args.no_flip, batch_size=args.batch_size)
+    if image_size is not None:
+        from poselift.camera import normalize_screen_coordinates
+        from poselift.inference import validate_keypoints
+
+        keypoints = normalize_screen_coordinates(
+            validate_keypoints(keypoints, lifter.num_joints, args.keypoints), *image_size
+        )
+    poses = lifter.lift(keypoints, source=args.keypoints)
+    save_npz_atomic(args.out, poses_3d=poses.astype("float32"), receptive_field=lifter.receptive_field,
+                    causal=lifter.causal, flip=lifter.flip)
+    print(f"{args.out}: {poses.shape[0]} poses of {poses.shape[1]} joints (root-relative metres, camera frame)")
+    return 0

@@ -1,0 +1,45 @@
+"""`poselift models`: the registered variants with receptive field, parameters and MFLOPs per output frame."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "list the model variants (receptive field, parameters, MFLOPs per output frame) and shipped weights"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pattern", nargs="?", default="*", help="glob pattern on variant names")
+    parser.add_argument("--channels", type=int, default=None, help="override the channel count")
+
+
+def run(args: argparse.Namespace) -> int:
+    from poselift.models.flops import count_parameters, flops_per_frame
+    from poselift.models.registry import PRETRAINED, create_model, list_models, load_model
+
+    overrides = {"channels": args.channels} if args.channels else {}
+    rows = []
+    for name in list_models(args.pattern):
+        model = create_model(name, **overrides)
+        rows.append((name, model.receptive_field, "causal" if model.causal else "symmetric",
+                     model.config.channels, count_parameters(model), flops_per_frame(model) / 1e6, ""))
+    for name, info in sorted(PRETRAINED.items()):
+        import fnmatch
+
+        if not fnmatch.fnmatch(name, args.pattern):
+            continue
+        try:
+            model = load_model(name)
+        except Exception:  # noqa: BLE001 - a missing shipped file is reported, not fatal
+            rows.append((name, "-", "-", "-", "-", float("nan"), "weights file missing"))
+            continue
+        rows.append((name, model.receptive_field, "causal" if model.causal else "symmetric",
+                     model.config.channels, count_parameters(model), flops_per_frame(model) / 1e6,
+                     f"pretrained, {info.licence}"))
+    header = ("model", "frames", "type", "channels", "parameters", "MFLOPs/frame", "weights")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        name, rf, kind, ch, params, mflops, note = row
+        params_text = f"{params:,}" if isinstance(params, int) else params
+        print(f"| {name} | {rf} | {kind} | {ch} | {params_text} | {mflops:.1f} | {note} |")
+    return 0
