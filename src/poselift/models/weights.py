@@ -98,6 +98,7 @@ def load_weights(path: str | Path) -> nn.Module:
         model = build_model(config_from_dict(config_dict))
         model.load_state_dict(load_file(str(path)), strict=True)
     except (ValueError, RuntimeError) as error:
-        raise InputError(path, f"weights do not fit their architecture ({str(error).strip().splitlines()[0]})") from None
+        detail = str(error).strip().splitlines()[0]
+        raise InputError(path, f"weights do not fit their architecture ({detail})") from None
     model.meta = meta
     return model.eval()
