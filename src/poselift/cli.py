@@ -17,6 +17,11 @@ COMMANDS: tuple[str, ...] = (
     "lift",
     "convert",
     "export_onnx",
+    "train",
+    "evaluate",
+    "prepare",
+    "video",
+    "demo",
 )
 """Module names under poselift.commands; the sub-command is the module name with '-' for '_'."""
 

@@ -1,0 +1,62 @@
+"""`poselift video`: a video (or a 2D keypoint file) in, 3D poses, a rendered video and a viewer out."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "lift the people in a video to 3D: poses_3d.npz/json, keypoints_2d.npz, render.mp4, viewer.html"
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, found {text!r}") from None
+    return width, height
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="video file (mp4, mkv, mov, webm, gif, ...) or a 2D keypoint file/folder")
+    parser.add_argument("-o", "--out", dest="out_dir", required=True, metavar="OUTDIR", help="output folder")
+    parser.add_argument("--keypoints", metavar="FILE", default=None,
+                        help="2D keypoints for the video (instead of the built-in detector)")
+    parser.add_argument("--format", default="auto", choices=("auto", "coco", "openpose", "alphapose", "vp3d", "npz"),
+                        help="format of --keypoints")
+    parser.add_argument("--layout", default=None,
+                        help="joint layout of the keypoints when the count is ambiguous (coco17, halpe26, body25, "
+                             "openpose_coco18, mediapipe33, h36m17)")
+    parser.add_argument("--person", type=int, default=None, metavar="ID",
+                        help="track id of the person to lift (default: the largest x longest track)")
+    parser.add_argument("--all-people", action="store_true", help="lift every tracked person, not only the main one")
+    parser.add_argument("--focal", type=float, default=None, metavar="PX",
+                        help="focal length in pixels (default: from a 60 degree horizontal field of view)")
+    parser.add_argument("--model", default=None, metavar="NAME_OR_FILE", help="model name or weights file")
+    parser.add_argument("--max-gap", type=int, default=10, metavar="FRAMES",
+                        help="longest gap (frames) filled by interpolation")
+    parser.add_argument("--min-confidence", type=float, default=0.3,
+                        help="keypoints below this confidence count as missing")
+    parser.add_argument("--interpolation", choices=("linear", "cubic"), default="linear")
+    parser.add_argument("--image-size", type=_size, default=None, metavar="WxH",
+                        help="image size for keypoint files without a video")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate for keypoint files without a video")
+    parser.add_argument("--no-render", action="store_true", help="skip render.mp4")
+    parser.add_argument("--no-viewer", action="store_true", help="skip viewer.html")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from poselift.video.pipeline import process_video
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        result = process_video(
+            args.input, args.out_dir, keypoints=args.keypoints, format=args.format, layout=args.layout,
+            person=args.person, all_people=args.all_people, focal=args.focal, model=args.model,
+            render=not args.no_render, viewer=not args.no_viewer, max_gap=args.max_gap,
+            min_confidence=args.min_confidence, interpolation=args.interpolation, image_size=args.image_size,
+            fps=args.fps, progress=not args.quiet,
+        )
+    print(result.summary())
+    return 0

@@ -1,0 +1,332 @@
+"""The training configuration: frozen dataclasses read from TOML (or JSON) plus dotted `key=value` overrides.
+
+A config file mirrors the dataclasses: top-level keys, then `[model]`, `[data]`, `[optim]`, `[loss]` tables.
+In `[model]`, `name` and `dropout` are ours; every other key is passed to `create_model(name, **overrides)`.
+The resolved config is saved with each run as `config.json` (JSON: tuples become lists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from poselift.errors import InputError
+
+OPTIMIZERS = ("ranger", "adamw", "adam")
+SCHEDULES = ("cosine", "exponential", "constant")
+SCHEDULE_UNITS = ("step", "epoch")
+DATA_KINDS = ("npz", "mocap", "h36m")
+CAMERA_MODES = ("random", "h36m")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network to train: a registered name (or `module:callable`) and its constructor overrides."""
+
+    name: str = "atcn_243f"
+    dropout: float | None = None
+    """Dropout probability passed as `dropout=`; None keeps the model's default."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Further keyword arguments for create_model (channels, ...); in TOML written directly in [model]."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training and validation sequences come from; see poselift.training.data.build_sequences."""
+
+    kind: str = "npz"
+    """"npz" (our simple sequence files), "mocap" (BVH synthesised to 2D/3D pairs) or "h36m"."""
+    train: tuple[str, ...] = ()
+    """npz: files; mocap: BVH files or folders (searched recursively)."""
+    val: tuple[str, ...] = ()
+    """npz: files; mocap: BVH files or folders (optional: held-out styles of `train` are used otherwise)."""
+    holdout_styles: tuple[str, ...] = ()
+    """mocap: styles (file-name field) kept out of training and used for validation."""
+    cameras: str = "random"
+    """mocap: "random" cameras around the subject or the 4 "h36m" cameras."""
+    views_per_clip: int = 4
+    noise: float = 0.0
+    """mocap: std of the Gaussian noise added to the 2D keypoints, in normalised screen units."""
+    fps: float = 0.0
+    """mocap: resample clips to this frame rate (0 keeps the files' rate)."""
+    augment: dict[str, float] = field(default_factory=dict)
+    """mocap: augmentation proportions passed to the synthesis (e.g. bone-length scaling, mirroring)."""
+    resynthesize: bool = True
+    """mocap: draw fresh cameras and noise every epoch (seeded by epoch), a cheap and strong augmentation."""
+    data_3d: str = ""
+    """h36m: the 3D poses file."""
+    data_2d: str = ""
+    """h36m: the 2D keypoints file (detections or ground truth)."""
+    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
+    val_subjects: tuple[str, ...] = ("S9", "S11")
+    actions: tuple[str, ...] = ()
+    """h36m: restrict to these actions (empty = all)."""
+    downsample: int = 1
+    """h36m: keep every k-th frame of the 50 fps sequences."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, learning-rate schedule and batch-norm momentum decay."""
+
+    name: str = "ranger"
+    lr: float = 1e-3
+    lr_end: float = 1e-5
+    schedule: str = "cosine"
+    schedule_unit: str = "step"
+    """"step": the schedule advances every optimiser step; "epoch": once per epoch."""
+    betas: tuple[float, float] = (0.95, 0.999)
+    eps: float = 1e-5
+    weight_decay: float = 0.0
+    lookahead_k: int = 6
+    lookahead_alpha: float = 0.5
+    bn_momentum_start: float = 0.1
+    bn_momentum_end: float = 0.001
+    grad_clip: float = 0.0
+    """Clip the gradients' global norm to this value (0: no clipping)."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the loss terms; a zero weight switches a term off."""
+
+    mpjpe: float = 1.0
+    velocity: float = 0.0
+    bone_length: float = 0.0
+    trajectory: float = 1.0
+    """Weight of the trajectory model's loss (used only when `trajectory_model` is on)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; saved with the run so it can be repeated or resumed."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    epochs: int = 80
+    batch_size: int = 1024
+    """Global batch (windows per optimiser step); split across ranks in distributed runs."""
+    flip_augment: bool = True
+    trajectory_model: bool = False
+    """Also train a second network of the same kind to predict the root's camera-frame position."""
+    window_stride: int = 1
+    """Use every k-th target frame per epoch (the phase rotates with the epoch, so all frames get used)."""
+    max_windows_per_epoch: int = 0
+    """Cap on windows per epoch after the stride (0: no cap); a random subset each epoch."""
+    val_stride: int = 1
+    max_val_windows: int = 0
+    val_flip: bool = True
+    """Evaluate with test-time flip averaging, as the paper reports."""
+    seed: int = 0
+    output_dir: str = "runs/default"
+    checkpoint_every_steps: int = 0
+    checkpoint_every_epochs: int = 1
+    max_steps: int = 0
+    """Stop after this many optimiser steps in all (0: train all epochs); a checkpoint is written then."""
+    num_threads: int = 0
+    """torch intra-op threads (0: os.cpu_count(), divided among the processes of a distributed run)."""
+    device: str = "auto"
+    """"auto" (CUDA when available), "cpu" or "cuda"."""
+    plot: bool = True
+    """Write training-curves.png after each epoch (needs matplotlib)."""
+    description: str = ""
+    """Free text stored in the weights' metadata (what the model was trained on)."""
+
+    def __post_init__(self) -> None:
+        _check_choice("optim.name", self.optim.name, OPTIMIZERS)
+        _check_choice("optim.schedule", self.optim.schedule, SCHEDULES)
+        _check_choice("optim.schedule_unit", self.optim.schedule_unit, SCHEDULE_UNITS)
+        _check_choice("data.kind", self.data.kind, DATA_KINDS)
+        _check_choice("data.cameras", self.data.cameras, CAMERA_MODES)
+        for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k"):
+            if _get(self, key) < 1:
+                raise InputError(None, f"config key '{key}' must be >= 1, found {_get(self, key)}")
+        for key in ("optim.lr", "optim.lr_end"):
+            if not _get(self, key) > 0:
+                raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data; `[model]` overrides are flattened into the model table."""
+        data = _to_plain(dataclasses.asdict(self))
+        overrides = data["model"].pop("overrides")
+        data["model"].update(overrides)
+        return data
+
+    def to_json(self) -> str:
+        """The resolved config as indented JSON text (what runs save as config.json)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(None, f"config key '{key}' must be one of {', '.join(choices)}; found '{value}'")
+
+
+def _get(config: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a TOML or JSON config (or start from defaults when `path` is None) and apply `key=value` overrides."""
+    data: dict[str, Any] = {}
+    source = None if path is None else str(path)
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(path, f"cannot read config: {error.strerror or error}") from None
+        try:
+            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            raise InputError(path, f"not a valid {'JSON' if path.suffix == '.json' else 'TOML'} config: {error}")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(None, f"override '{item}' is not of the form key=value")
+        _set_dotted(data, key.strip(), _OverrideText(raw.strip()))
+    return config_from_dict(data, source)
+
+
+class _OverrideText(str):
+    """A value typed on the command line: converted by the target field's type, not by TOML rules."""
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        sub = data.setdefault(part, {})
+        if not isinstance(sub, dict):
+            raise InputError(None, f"config key '{part}' is a value, not a table (in override '{key}')")
+        data = sub
+    data[parts[-1]] = value
+
+
+def config_from_dict(data: dict[str, Any], source: str | None = None) -> TrainConfig:
+    """Build a TrainConfig from nested plain data, converting every value to its field's type."""
+    data = dict(data)
+    model = dict(data.pop("model", {}) or {})
+    if not isinstance(model, dict):
+        raise InputError(source, "config key 'model' must be a table")
+    overrides = dict(model.pop("overrides", {}) or {})
+    known = {f.name for f in dataclasses.fields(ModelConfig)} - {"overrides"}
+    for key in list(model):
+        if key not in known:
+            value = model.pop(key)
+            overrides[key] = _literal(value) if isinstance(value, _OverrideText) else value
+    model["overrides"] = overrides
+    data["model"] = model
+    return _build(TrainConfig, data, "", source)
+
+
+def _build(cls: type, data: Any, prefix: str, source: str | None) -> Any:
+    if not isinstance(data, dict):
+        raise InputError(source, f"config key '{prefix.rstrip('.')}' must be a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise InputError(source, f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(names))})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, f"{prefix}{key}.", source)
+        else:
+            kwargs[key] = _coerce(value, hint, f"{prefix}{key}", source)
+    try:
+        return cls(**kwargs)
+    except InputError as error:
+        raise InputError(source, error.problem) from None
+
+
+def _literal(text: str) -> Any:
+    """A command-line value parsed as a TOML literal when it is one (numbers, booleans, arrays), else the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return str(text)
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str | None) -> Any:
+    """Convert `value` to the field type `hint` (int, float, bool, str, tuple[...], dict, X | None)."""
+
+    def fail() -> InputError:
+        return InputError(source, f"config key '{key}' expects {_type_name(hint)}, found {value!r}")
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key, source)
+    if hint is str:
+        if isinstance(value, str):
+            return str(value)
+        raise fail()
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise fail()
+    if hint is int:
+        if isinstance(value, str):
+            value = _literal(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise fail()
+    if hint is float:
+        if isinstance(value, str):
+            value = _literal(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise fail()
+    if origin is tuple:
+        if isinstance(value, _OverrideText):
+            parsed = _literal(value)
+            value = parsed if isinstance(parsed, list) else [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise fail()
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key, source) for v in value)
+        if len(value) != len(args):
+            raise fail()
+        return tuple(_coerce(v, a, key, source) for v, a in zip(value, args, strict=True))
+    if origin is dict:
+        if isinstance(value, _OverrideText):
+            value = _literal(value)
+        if not isinstance(value, dict):
+            raise fail()
+        return {str(k): (_literal(v) if isinstance(v, _OverrideText) else v) for k, v in value.items()}
+    raise fail()
+
+
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "")

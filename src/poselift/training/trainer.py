@@ -1,0 +1,454 @@
+"""The training loop: one process, or many under torchrun (DistributedDataParallel; only rank 0 writes).
+
+A run directory holds `config.json` (the resolved config), `last.pt` (the checkpoint, rewritten atomically),
+`metrics.csv` / `metrics.jsonl` (one row per epoch), `training-curves.png`, and the weights in poselift's
+safetensors format: `best.safetensors` (lowest validation MPJPE) and `final.safetensors` (plus
+`trajectory-*.safetensors` when the trajectory model is trained). Starting again on a directory that has
+`last.pt` continues that run; the result is bit-identical to a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift.atomic import write_text_atomic
+from poselift.errors import InputError
+from poselift.training import distributed, losses
+from poselift.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from poselift.training.config import TrainConfig
+from poselift.training.data import build_sequences, epoch_dependent
+from poselift.training.evaluate import evaluate
+from poselift.training.optim import (
+    bn_momentum,
+    build_optimizer,
+    learning_rate,
+    set_bn_momentum,
+    set_learning_rate,
+)
+from poselift.training.report import plot_curves, write_metrics
+from poselift.training.windows import WindowSampler
+
+CHECKPOINT_NAME = "last.pt"
+RESUME_IGNORED_KEYS = frozenset({
+    "output_dir", "num_threads", "max_steps", "checkpoint_every_steps", "checkpoint_every_epochs", "plot",
+    "device", "description",
+})
+"""Config keys that may change when a run is resumed (they do not change what is computed).
+`epochs` may change too (to extend a run): the schedules then follow the new length from where the run is."""
+
+INPUT_NORMALISATION = "normalised screen coordinates: x/w*2-1, y/w*2-h/w (VideoPose3D)"
+
+
+@dataclass
+class LoopState:
+    """Counters and history of a run; saved in every checkpoint."""
+
+    epoch: int = 0
+    """Epochs completed."""
+    batch: int = 0
+    """Batches completed in the current epoch."""
+    step: int = 0
+    """Optimiser steps in all."""
+    best_val_mpjpe_mm: float = math.inf
+    loss_sum: float = 0.0
+    loss_count: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What a step callback is told after each optimiser step."""
+
+    step: int
+    epoch: int
+    batch: int
+    num_batches: int
+    loss: float
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    """What a call to `train` did."""
+
+    run_dir: Path
+    completed: bool
+    """True when all epochs are done (False when stopped by max_steps)."""
+    epoch: int
+    step: int
+    history: list[dict[str, Any]]
+    final_weights: Path | None = None
+    best_weights: Path | None = None
+
+
+class TrainingModule(nn.Module):
+    """The pose network and, optionally, the trajectory network, trained together as one module."""
+
+    def __init__(self, pose: nn.Module, trajectory: nn.Module | None = None):
+        super().__init__()
+        self.pose = pose
+        self.trajectory = trajectory
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, rf, J, 2) -> (B, 1, J, 3) root-relative pose, and (B, 1, 1, 3) root position or None."""
+        traj = self.trajectory(windows) if self.trajectory is not None else None
+        return self.pose(windows), traj
+
+
+def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
+    """The pose model (and trajectory model when `trajectory_model`) from the registry with the config's overrides."""
+    from poselift.models.registry import create_model
+
+    overrides = dict(config.model.overrides)
+    if config.model.dropout is not None:
+        overrides["dropout"] = config.model.dropout
+    pose = create_model(config.model.name, **overrides)
+    trajectory = None
+    if config.trajectory_model:
+        trajectory = create_model(config.model.name, **{**overrides, "num_joints_out": 1})
+    return pose, trajectory
+
+
+def compute_loss(
+    config: TrainConfig,
+    pose: torch.Tensor,
+    targets: torch.Tensor,
+    trajectory: torch.Tensor | None = None,
+    root: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted sum of the enabled loss terms, and each term's value (metres) for logging."""
+    weights = config.loss
+    total = pose.new_zeros(())
+    terms: dict[str, float] = {}
+    if weights.mpjpe:
+        value = losses.mpjpe(pose, targets)
+        total = total + weights.mpjpe * value
+        terms["mpjpe"] = float(value.detach())
+    if weights.velocity:
+        value = losses.velocity_loss(pose, targets)
+        if value is not None:
+            total = total + weights.velocity * value
+            terms["velocity"] = float(value.detach())
+    if weights.bone_length:
+        value = losses.bone_length_loss(pose, targets)
+        total = total + weights.bone_length * value
+        terms["bone_length"] = float(value.detach())
+    if trajectory is not None and root is not None and weights.trajectory:
+        value = losses.trajectory_loss(trajectory, root)
+        total = total + weights.trajectory * value
+        terms["trajectory"] = float(value.detach())
+    return total, terms
+
+
+def train(
+    config: TrainConfig,
+    resume: bool | str | Path = True,
+    callbacks: Sequence[Callable[[StepInfo], None]] = (),
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train as `config` says, continuing from `output_dir/last.pt` when it exists (or from a given checkpoint).
+
+    `resume`: True continues an existing run in output_dir, a path continues from that checkpoint.
+    `callbacks` run after every optimiser step (on every rank); an exception there stops training, and the
+    last checkpoint on disk stays valid. Under torchrun this must run in every process.
+    """
+    info = distributed.setup(config.device)
+    try:
+        return _Run(config, info, resume, callbacks, log).run()
+    finally:
+        distributed.teardown(info)
+
+
+def _default_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "augment":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_same_run(config: TrainConfig, saved: dict[str, Any], source: str | Path) -> None:
+    """Refuse to continue a checkpoint made with a different config (apart from RESUME_IGNORED_KEYS)."""
+    now, before = _flatten(config.to_dict()), _flatten(saved)
+    for key in sorted(set(now) | set(before)):
+        if key in RESUME_IGNORED_KEYS or key == "epochs":
+            continue
+        if now.get(key) != before.get(key):
+            raise InputError(
+                source,
+                f"holds a run with a different config ({key} = {before.get(key)!r}, now {now.get(key)!r}); "
+                "use another output_dir or the run's config.json",
+            )
+
+
+def _num_batches(windows: int, batch_size: int) -> int:
+    # A final batch of one window is dropped: batch norm cannot train on a single value per channel.
+    return windows // batch_size + (1 if windows % batch_size >= 2 else 0)
+
+
+class _Run:
+    """One call of `train`: holds the model, optimiser, samplers and state while the loop runs."""
+
+    def __init__(self, config, info, resume, callbacks, log):
+        self.config: TrainConfig = config
+        self.info: distributed.DistInfo = info
+        self.resume = resume
+        self.callbacks = list(callbacks)
+        self.log = log or (_default_log if info.is_main else (lambda message: None))
+        self.run_dir = Path(config.output_dir)
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _checkpoint_to_resume(self) -> Path | None:
+        if self.resume is True:
+            path = self.run_dir / CHECKPOINT_NAME
+            return path if path.is_file() else None
+        if self.resume is False or self.resume is None:
+            return None
+        return Path(self.resume)
+
+    def _setup(self) -> None:
+        config, info = self.config, self.info
+        threads = config.num_threads or max(1, (os.cpu_count() or 1) // max(1, info.local_world_size))
+        torch.set_num_threads(threads)
+        checkpoint_path = self._checkpoint_to_resume()
+        checkpoint = None
+        if checkpoint_path is not None:
+            checkpoint = load_checkpoint(checkpoint_path)
+            check_same_run(config, checkpoint["config"], checkpoint_path)
+        self.state = LoopState(**checkpoint["state"]) if checkpoint else LoopState()
+
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed % 2**32)
+        import random
+
+        random.seed(config.seed)
+        # Data before anything is written: a bad data file stops the run with the run directory untouched.
+        self.val_sequences = build_sequences(config.data, "val", 0, config.seed)
+        self.train_sequences = build_sequences(config.data, "train", self.state.epoch, config.seed)
+        self.train_sequences_epoch = self.state.epoch
+        try:
+            pose, trajectory = create_models(config)
+        except TypeError as error:
+            raise InputError(None, f"model {config.model.name}: {error}") from None
+        self.pose, self.trajectory = pose, trajectory
+        self.receptive_field = int(pose.receptive_field)
+        self.causal = bool(pose.causal)
+        module = TrainingModule(pose, trajectory).to(info.device)
+        if info.distributed and info.device.type == "cuda":
+            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        self.module = module
+        self.optimizer = build_optimizer(module.parameters(), config.optim)
+        if checkpoint is not None:
+            module.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            rng = checkpoint["rng"]
+            restore_rng_state(rng[info.rank] if info.rank < len(rng) else rng[0])
+            self.log(f"poselift train: resuming {checkpoint_path} at epoch {self.state.epoch + 1}, "
+                     f"step {self.state.step}")
+        elif info.rank:
+            torch.manual_seed(config.seed + 7919 * info.rank)  # different dropout masks on each rank
+        if info.distributed:
+            device_ids = [info.device] if info.device.type == "cuda" else None
+            self.model: nn.Module = nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+        else:
+            self.model = module
+        self.val_sampler = (
+            WindowSampler(self.val_sequences, self.receptive_field, self.causal) if self.val_sequences else None
+        )
+        self.train_sampler: WindowSampler | None = None
+        self.batch_size = max(1, config.batch_size // info.world_size)
+        if config.loss.velocity:
+            self.log("poselift train: loss.velocity is set but each window has one target frame; "
+                     "the velocity term is skipped")
+        if info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.run_dir / "config.json", config.to_json())
+
+    # --- outputs -----------------------------------------------------------------------------
+
+    def _save_checkpoint(self) -> None:
+        rng = distributed.all_gather_objects(self.info, capture_rng_state())
+        if not self.info.is_main:
+            return
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, {
+            "config": self.config.to_dict(),
+            "model": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "state": asdict(self.state),
+            "sampler": {"seed": self.config.seed, "epoch": self.state.epoch, "batch": self.state.batch,
+                        "batch_size": self.batch_size, "world_size": self.info.world_size},
+            "rng": rng,
+        })
+
+    def _weights_metadata(self) -> dict[str, Any]:
+        fps = [seq.fps for seq in self.train_sequences]
+        last = self.state.history[-1] if self.state.history else {}
+        data = self.config.data
+        description = self.config.description or f"{data.kind}: {', '.join(data.train) or data.data_3d}"
+        return {
+            "fps": float(np.median(fps)) if fps else None,
+            "training_data": description,
+            "joint_layout": "h36m17",
+            "normalisation": INPUT_NORMALISATION,
+            "epochs": self.state.epoch,
+            "steps": self.state.step,
+            "val_mpjpe_mm": last.get("val_mpjpe_mm"),
+            "train_config": self.config.to_dict(),
+        }
+
+    def _save_weights(self, name: str) -> Path:
+        from poselift.models.weights import save_weights
+
+        meta = self._weights_metadata()
+        path = save_weights(self.pose, self.run_dir / f"{name}.safetensors", meta)
+        if self.trajectory is not None:
+            save_weights(self.trajectory, self.run_dir / f"trajectory-{name}.safetensors",
+                         {**meta, "output": "root position, camera-frame metres"})
+        return path
+
+    def _end_epoch(self, epoch: int, lr: float, seconds: float, windows_this_session: int) -> None:
+        state, info, config = self.state, self.info, self.config
+        loss_sum, loss_count = distributed.all_reduce_sum(info, [state.loss_sum, state.loss_count])
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": state.step,
+            "lr": lr,
+            "bn_momentum": bn_momentum(config.optim, epoch, config.epochs),
+            "train_loss_mm": loss_sum / max(loss_count, 1) * 1000,
+            "train_windows": int(loss_count),
+            "seconds": round(seconds, 3),
+            "windows_per_second": round(windows_this_session * info.world_size / max(seconds, 1e-9), 1),
+        }
+        if info.is_main and self.val_sampler is not None:
+            row.update(evaluate(
+                self.pose, self.val_sampler, stride=config.val_stride, max_windows=config.max_val_windows,
+                batch_size=self.batch_size, flip=config.val_flip, device=info.device,
+            ))
+        row = distributed.broadcast_object(info, row)
+        state.history.append(row)
+        state.epoch, state.batch = epoch + 1, 0
+        state.loss_sum, state.loss_count = 0.0, 0.0
+        improved = "val_mpjpe_mm" in row and row["val_mpjpe_mm"] < state.best_val_mpjpe_mm
+        if improved:
+            state.best_val_mpjpe_mm = row["val_mpjpe_mm"]
+        if info.is_main:
+            write_metrics(self.run_dir, state.history)
+            if config.plot:
+                plot_curves(self.run_dir / "training-curves.png", state.history)
+            if improved:
+                self._save_weights("best")
+        val = f", val MPJPE {row['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in row else ""
+        if "val_p_mpjpe_mm" in row:
+            val += f", P-MPJPE {row['val_p_mpjpe_mm']:.1f} mm"
+        self.log(f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss_mm']:.1f} mm{val}, "
+                 f"lr {lr:.2e}, {row['windows_per_second']:.0f} windows/s")
+        every = config.checkpoint_every_epochs
+        if state.epoch == config.epochs or (every and state.epoch % every == 0):
+            self._save_checkpoint()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _prepare_epoch(self, epoch: int) -> None:
+        config = self.config
+        if epoch != self.train_sequences_epoch and epoch_dependent(config.data):
+            self.train_sequences = build_sequences(config.data, "train", epoch, config.seed)
+            self.train_sequences_epoch = epoch
+            self.train_sampler = None
+        if self.train_sampler is None:
+            self.train_sampler = WindowSampler(self.train_sequences, self.receptive_field, self.causal)
+
+    def _result(self, completed: bool) -> TrainResult:
+        best = self.run_dir / "best.safetensors"
+        final = self.run_dir / "final.safetensors"
+        return TrainResult(
+            run_dir=self.run_dir, completed=completed, epoch=self.state.epoch, step=self.state.step,
+            history=self.state.history, final_weights=final if completed and final.exists() else None,
+            best_weights=best if best.exists() else None,
+        )
+
+    def run(self) -> TrainResult:
+        from tqdm import tqdm
+
+        self._setup()
+        config, info, state = self.config, self.info, self.state
+        quiet = not (info.is_main and sys.stderr.isatty())
+        lr = learning_rate(config.optim, state.epoch, config.epochs)
+        while state.epoch < config.epochs:
+            epoch = state.epoch
+            self._prepare_epoch(epoch)
+            sampler = self.train_sampler
+            indices = sampler.indices_for_epoch(
+                epoch, config.seed, stride=config.window_stride, max_windows=config.max_windows_per_epoch,
+                rank=info.rank, world_size=info.world_size,
+            )
+            if config.flip_augment:
+                flips = np.random.default_rng([config.seed, epoch, 1, info.rank]).random(len(indices)) < 0.5
+            else:
+                flips = np.zeros(len(indices), dtype=bool)
+            num_batches = _num_batches(len(indices), self.batch_size)
+            set_bn_momentum(self.module, bn_momentum(config.optim, epoch, config.epochs))
+            self.module.train()
+            started = time.perf_counter()
+            windows_done = 0
+            with tqdm(total=num_batches, initial=state.batch, disable=quiet, leave=False,
+                      desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch") as bar:
+                for b in range(state.batch, num_batches):
+                    lr = learning_rate(config.optim, epoch + b / num_batches, config.epochs)
+                    set_learning_rate(self.optimizer, lr)
+                    part = slice(b * self.batch_size, (b + 1) * self.batch_size)
+                    batch = sampler.gather(indices[part], flips[part])
+                    device = info.device
+                    pose, trajectory = self.model(torch.from_numpy(batch.windows).to(device))
+                    loss, _ = compute_loss(
+                        config, pose, torch.from_numpy(batch.targets).to(device), trajectory,
+                        torch.from_numpy(batch.root).to(device),
+                    )
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.optim.grad_clip:
+                        nn.utils.clip_grad_norm_(self.module.parameters(), config.optim.grad_clip)
+                    self.optimizer.step()
+                    n = len(batch.windows)
+                    loss_value = float(loss.detach())
+                    state.step += 1
+                    state.batch = b + 1
+                    state.loss_sum += loss_value * n
+                    state.loss_count += n
+                    windows_done += n
+                    bar.update(1)
+                    bar.set_postfix(loss_mm=f"{loss_value * 1000:.1f}", lr=f"{lr:.1e}", refresh=False)
+                    for callback in self.callbacks:
+                        callback(StepInfo(state.step, epoch, b, num_batches, loss_value, lr))
+                    every = config.checkpoint_every_steps
+                    if every and state.step % every == 0:
+                        self._save_checkpoint()
+                    if config.max_steps and state.step >= config.max_steps:
+                        if not (every and state.step % every == 0):
+                            self._save_checkpoint()
+                        self.log(f"poselift train: stopped at step {state.step} (max_steps); "
+                                 f"run again to continue from {self.run_dir / CHECKPOINT_NAME}")
+                        return self._result(completed=False)
+            self._end_epoch(epoch, lr, time.perf_counter() - started, windows_done)
+        if info.is_main:
+            final = self._save_weights("final")
+            self.log(f"poselift train: done; weights in {final}")
+        distributed.barrier(info)
+        return self._result(completed=True)

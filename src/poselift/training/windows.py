@@ -1,0 +1,212 @@
+"""Training windows: 2D keypoint windows around (or ending at) a target frame, with their 3D targets.
+
+`WindowSampler` concatenates every sequence's edge-padded 2D keypoints into one array once and gathers a
+whole batch with one fancy-indexing operation (`starts[:, None] + arange(receptive_field)`).
+`LoopWindowSampler` builds the same batches one window at a time in Python; it is the baseline that
+benchmarks/speed.py compares against, and the reference the tests check the fast sampler with.
+
+Padding repeats the edge frame: receptive_field // 2 frames on both sides for symmetric models (the target
+is the window's centre), receptive_field - 1 on the left for causal models (the target is the last frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from poselift.data.sequences import PoseSequence
+from poselift.skeleton import H36M17, Skeleton
+
+
+@dataclass
+class WindowBatch:
+    """One batch of training windows.
+
+    windows: (B, receptive_field, J, 2) normalised screen coordinates, float32.
+    targets: (B, 1, J, 3) root-relative camera-frame metres (root joint zeroed), float32.
+    root: (B, 1, 1, 3) the root joint's camera-frame position, metres (the trajectory model's target).
+    flipped: (B,) bool, which windows were mirrored.
+    """
+
+    windows: np.ndarray
+    targets: np.ndarray
+    root: np.ndarray
+    flipped: np.ndarray
+
+
+def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
+    """Frames of edge padding (left, right) so that every frame of a sequence can be a target."""
+    if causal:
+        return receptive_field - 1, 0
+    return receptive_field // 2, receptive_field // 2
+
+
+class WindowSampler:
+    """Vectorised window gathering over a list of sequences; the index covers every frame of every sequence.
+
+    `num_windows` is the number of target frames (= total frames). `indices_for_epoch` picks the targets of
+    one epoch (stride with a rotating phase, optional cap, shuffled, sharded per rank), `gather` builds a batch.
+    """
+
+    def __init__(
+        self,
+        sequences: Sequence[PoseSequence],
+        receptive_field: int,
+        causal: bool = False,
+        skeleton: Skeleton = H36M17,
+        root_joint: int = 0,
+    ):
+        if not sequences:
+            raise ValueError("no sequences to sample windows from")
+        self.receptive_field = int(receptive_field)
+        self.causal = bool(causal)
+        self.skeleton = skeleton
+        self.root_joint = root_joint
+        self.pad_left, self.pad_right = padding(self.receptive_field, self.causal)
+        padded, poses, starts, frames, seq_ids = [], [], [], [], []
+        padded_offset = 0
+        pose_offset = 0
+        for i, seq in enumerate(sequences):
+            kp = np.asarray(seq.keypoints_2d, dtype=np.float32)
+            n = kp.shape[0]
+            padded.append(np.concatenate([
+                np.repeat(kp[:1], self.pad_left, axis=0), kp, np.repeat(kp[-1:], self.pad_right, axis=0)
+            ]))
+            poses.append(np.asarray(seq.poses_3d, dtype=np.float32))
+            # Target frame t of this sequence sits at padded index pad_left + t; its window starts at t.
+            starts.append(padded_offset + np.arange(n, dtype=np.int64))
+            frames.append(np.arange(n, dtype=np.int64))
+            seq_ids.append(np.full(n, i, dtype=np.int64))
+            padded_offset += n + self.pad_left + self.pad_right
+            pose_offset += n
+        self.keypoints_2d = np.concatenate(padded)
+        """(sum of padded lengths, J, 2) all sequences' padded 2D keypoints, back to back."""
+        self.poses_3d = np.concatenate(poses)
+        """(total frames, J, 3) all sequences' 3D poses, camera-frame metres."""
+        self.starts = np.concatenate(starts)
+        """(W,) index into keypoints_2d of each window's first frame."""
+        self.frame_in_sequence = np.concatenate(frames)
+        """(W,) each target's frame number within its sequence (used for the stride)."""
+        self.sequence_index = np.concatenate(seq_ids)
+        """(W,) each target's sequence."""
+        self.flip_permutation = skeleton.flip_permutation()
+        self._offsets = np.arange(self.receptive_field, dtype=np.int64)
+
+    @property
+    def num_windows(self) -> int:
+        """The number of target frames in the index (every frame of every sequence)."""
+        return int(self.starts.shape[0])
+
+    def indices_for_epoch(
+        self,
+        epoch: int,
+        seed: int,
+        stride: int = 1,
+        max_windows: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> np.ndarray:
+        """The target indices (into the index, not frames) one rank visits in `epoch`, in order.
+
+        Targets are frames with frame % stride == epoch % stride (neighbouring windows at 30-50 fps are nearly
+        identical, so a stride loses little and each epoch sees a different phase). The epoch's order comes from
+        a generator seeded by (seed, epoch), the same on every rank; rank r takes every world_size-th window,
+        trimmed so every rank has the same count (DistributedSampler's `drop_last`).
+        """
+        phase = epoch % stride
+        chosen = np.flatnonzero(self.frame_in_sequence % stride == phase)
+        rng = np.random.default_rng([seed, epoch])
+        if shuffle:
+            chosen = rng.permutation(chosen)
+        if max_windows and chosen.shape[0] > max_windows:
+            chosen = chosen[:max_windows] if shuffle else chosen[:: -(-chosen.shape[0] // max_windows)]
+        per_rank = chosen.shape[0] // world_size if world_size > 1 else chosen.shape[0]
+        return chosen[rank::world_size][:per_rank]
+
+    def flip_mask(self, epoch: int, seed: int, count: int) -> np.ndarray:
+        """(count,) bool: which of an epoch's windows to mirror, from a generator seeded by (seed, epoch, 1)."""
+        return np.random.default_rng([seed, epoch, 1]).random(count) < 0.5
+
+    def gather(self, indices: np.ndarray, flip: np.ndarray | None = None) -> WindowBatch:
+        """Build the windows and targets for `indices` (B,) with one fancy-indexing op; mirror where `flip`."""
+        indices = np.asarray(indices, dtype=np.int64)
+        windows = self.keypoints_2d[self.starts[indices, None] + self._offsets]  # (B, rf, J, 2)
+        # The index has one entry per frame, sequence after sequence, exactly like poses_3d's rows.
+        poses = self.poses_3d[indices]  # (B, J, 3)
+        root = poses[:, self.root_joint : self.root_joint + 1].copy()  # (B, 1, 3)
+        targets = poses - root
+        flipped = np.zeros(indices.shape[0], dtype=bool) if flip is None else np.asarray(flip, dtype=bool)
+        if flipped.any():
+            perm = self.flip_permutation
+            windows[flipped] = windows[flipped][:, :, perm] * np.array([-1.0, 1.0], dtype=np.float32)
+            targets[flipped] = targets[flipped][:, perm] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+            root[flipped] = root[flipped] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+        return WindowBatch(
+            windows=windows,
+            targets=targets[:, None],
+            root=root[:, None],
+            flipped=flipped,
+        )
+
+
+class LoopWindowSampler:
+    """The per-window Python-loop baseline: clamps frame indices at the sequence ends for every window.
+
+    Same index layout and `gather` signature as WindowSampler; kept for benchmarks/speed.py and as the
+    tests' reference. Do not train with it: it is one to two orders of magnitude slower.
+    """
+
+    def __init__(
+        self,
+        sequences: Sequence[PoseSequence],
+        receptive_field: int,
+        causal: bool = False,
+        skeleton: Skeleton = H36M17,
+        root_joint: int = 0,
+    ):
+        self.sequences = list(sequences)
+        self.receptive_field = int(receptive_field)
+        self.causal = bool(causal)
+        self.skeleton = skeleton
+        self.root_joint = root_joint
+        self.pad_left, _ = padding(self.receptive_field, self.causal)
+        self._locate = []
+        for i, seq in enumerate(self.sequences):
+            self._locate.extend((i, t) for t in range(seq.num_frames))
+
+    @property
+    def num_windows(self) -> int:
+        """The number of target frames."""
+        return len(self._locate)
+
+    def window(self, index: int, flip: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One window (rf, J, 2), its root-relative target (J, 3) and root position (1, 3)."""
+        from poselift.skeleton import flip_poses
+
+        seq_id, t = self._locate[index]
+        seq = self.sequences[seq_id]
+        n = seq.num_frames
+        frames = [min(max(t - self.pad_left + k, 0), n - 1) for k in range(self.receptive_field)]
+        window = np.stack([np.asarray(seq.keypoints_2d[f], dtype=np.float32) for f in frames])
+        pose = np.asarray(seq.poses_3d[t], dtype=np.float32)
+        root = pose[self.root_joint : self.root_joint + 1].copy()
+        target = pose - root
+        if flip:
+            window = flip_poses(window, self.skeleton)
+            target = flip_poses(target, self.skeleton)
+            root = root * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+        return window, target, root
+
+    def gather(self, indices: np.ndarray, flip: np.ndarray | None = None) -> WindowBatch:
+        """Build a batch window by window."""
+        flips = np.zeros(len(indices), dtype=bool) if flip is None else np.asarray(flip, dtype=bool)
+        parts = [self.window(int(i), bool(f)) for i, f in zip(indices, flips, strict=True)]
+        return WindowBatch(
+            windows=np.stack([p[0] for p in parts]),
+            targets=np.stack([p[1] for p in parts])[:, None],
+            root=np.stack([p[2] for p in parts])[:, None],
+            flipped=flips,
+        )

@@ -1,0 +1,471 @@
+"""Video in, 3D out: decode -> 2D keypoints (detector or file) -> tracks -> gap filling -> lifting at the
+model's frame rate -> global trajectory and floor -> files (npz, json, render.mp4, viewer.html).
+
+`process_video` is the library entry point; `poselift video` is a thin wrapper around it. Nothing is
+written before every computation has succeeded, and each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from poselift.atomic import save_npz_atomic, write_text_atomic
+from poselift.camera import normalize_screen_coordinates
+from poselift.errors import InputError
+from poselift.skeleton import H36M17
+from poselift.video.gaps import CleanTrack, clean_track
+from poselift.video.keypoint_files import Detection, KeypointFile, read_keypoints
+from poselift.video.layouts import to_h36m
+from poselift.video.resample import is_uniform, resample, uniform_times
+from poselift.video.tracking import Track, main_track, track_people
+from poselift.video.trajectory import (
+    GroundFrame,
+    default_focal,
+    fit_ground,
+    smooth_trajectory,
+    solve_trajectory,
+)
+
+KEYPOINT_SUFFIXES = (".json", ".npz")
+DEFAULT_MODEL_FPS = 30.0
+
+COORDINATE_FRAMES = {
+    "camera": "poses_3d and trajectory: camera frame, x right, y down, z forward (optical axis), metres; "
+              "poses_3d are root-relative (pelvis at the origin), trajectory is the pelvis position",
+    "world": "poses_world: y up, floor at y = 0 (fitted), origin on the floor under the first pelvis "
+             "position, x along the camera's x axis projected on the floor, z = x cross y (towards the "
+             "camera), metres; world_from_camera maps camera points to it",
+}
+
+
+@dataclass
+class PersonResult:
+    """One lifted person: arrays over all T frames of the video."""
+
+    id: int
+    keypoints_2d: np.ndarray
+    """(T, 17, 2) pixels, gaps filled."""
+    confidence: np.ndarray
+    """(T, 17) in [0, 1]; 0 where flagged or not valid."""
+    valid: np.ndarray
+    """(T,) bool."""
+    flagged: np.ndarray
+    """(T, 17) bool: joints never seen there (synthesised, e.g. legs out of the picture)."""
+    interpolated: np.ndarray
+    """(T, 17) bool."""
+    poses_3d: np.ndarray
+    """(T, 17, 3) root-relative metres, camera frame."""
+    trajectory: np.ndarray
+    """(T, 3) root position, camera frame, metres."""
+    poses_world: np.ndarray | None = None
+    """(T, 17, 3) world metres (Y up), after the floor fit."""
+
+
+@dataclass
+class VideoResult:
+    """What process_video produced: the main person's arrays, other people, files and timings."""
+
+    out_dir: Path
+    files: dict[str, Path]
+    times: np.ndarray
+    """(T,) seconds of each video frame."""
+    fps: float
+    """The video's frame rate estimate (frames/s)."""
+    model_fps: float
+    image_size: tuple[int, int]
+    focal: float
+    person: PersonResult
+    people: list[PersonResult]
+    track_ids: list[int]
+    ground: GroundFrame
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    speeds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.times)
+
+    def summary(self) -> str:
+        """A few human-readable lines: frames, people, timings per stage, outputs."""
+        p = self.person
+        lines = [
+            f"frames: {self.num_frames} at {self.fps:.2f} fps ({self.times[-1]:.1f} s), image "
+            f"{self.image_size[0]}x{self.image_size[1]}, focal {self.focal:.0f} px; model at {self.model_fps:g} fps",
+            f"people: {len(self.track_ids)} track(s) {self.track_ids}; lifted {[q.id for q in self.people]}, "
+            f"main person {p.id}: valid in {int(p.valid.sum())}/{self.num_frames} frames, "
+            f"{int(p.flagged.any(axis=1).sum())} frames with flagged joints",
+            f"floor: {self.ground.method} ({self.ground.contacts} foot contacts)",
+            "time per stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in self.stage_seconds.items()),
+        ]
+        if self.speeds:
+            lines.append("speed: " + ", ".join(f"{k} {v:.1f} frames/s" for k, v in self.speeds.items()))
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(f"outputs in {self.out_dir}: " + ", ".join(sorted(f.name for f in self.files.values())))
+        return "\n".join(lines)
+
+
+def _progress(total: int | None, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=None if enabled else True, leave=False)
+
+
+@contextmanager
+def _stage(seconds: dict[str, float], name: str):
+    start = time.perf_counter()
+    yield
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _is_keypoint_source(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in KEYPOINT_SUFFIXES
+
+
+def make_lifter(model=None):
+    """A Lifter for `model` (name, file or None). Without shipped weights, the default falls back to an
+    untrained model with a warning, so the pipeline runs end to end (its 3D output is then meaningless)."""
+    from poselift.inference import Lifter
+
+    try:
+        return Lifter(model)
+    except InputError:
+        from poselift.models import registry
+
+        if model is not None or registry.pretrained_path(registry.DEFAULT_MODEL) is not None:
+            raise
+    import torch
+
+    from poselift.models.registry import create_model
+
+    warnings.warn("no trained weights are shipped yet: using an UNTRAINED atcn_243f model, "
+                  "the 3D poses are meaningless (pass --model FILE)", stacklevel=2)
+    torch.manual_seed(0)
+    return Lifter(create_model("atcn_243f"))
+
+
+def _detect(video: Path, num_frames: int | None, progress: bool, speeds: dict[str, float]):
+    """Run the built-in detector over the video: (frames of detections, times, layout)."""
+    from poselift.video.decode import iter_frames
+    from poselift.video.detector import PoseDetector
+
+    frames: list[list[Detection]] = []
+    times = []
+    detect_seconds = 0.0
+    start = time.perf_counter()
+    with PoseDetector() as detector, _progress(num_frames, "2D detection", progress) as bar:
+        for frame in iter_frames(video):
+            t0 = time.perf_counter()
+            detection = detector.detect(frame.image)
+            detect_seconds += time.perf_counter() - t0
+            frames.append([detection] if detection is not None else [])
+            times.append(frame.time)
+            bar.update(1)
+        layout = detector.layout
+    total = time.perf_counter() - start
+    count = len(frames)
+    speeds["detect"] = count / max(detect_seconds, 1e-9)
+    speeds["decode"] = count / max(total - detect_seconds, 1e-9)
+    return frames, np.array(times), layout
+
+
+def _convert(frames: list[list[Detection]], layout) -> list[list[Detection]]:
+    """Every detection converted to H36M 17 joints (keypoints pixels, confidences)."""
+    out = []
+    for detections in frames:
+        converted = []
+        for det in detections:
+            keypoints, scores = to_h36m(det.keypoints, det.scores, layout)
+            converted.append(Detection(keypoints, scores, det.track_id, det.score, det.bbox))
+        out.append(converted)
+    return out
+
+
+def _align_frames(kp_file: KeypointFile, count: int, notes: list[str]) -> list[list[Detection]]:
+    frames = kp_file.frames
+    if len(frames) < count:
+        notes.append(f"keypoint file has {len(frames)} frames, the video {count}: the rest have nobody")
+        frames = frames + [[] for _ in range(count - len(frames))]
+    elif len(frames) > count:
+        notes.append(f"keypoint file has {len(frames)} frames, the video only {count}: extra frames ignored")
+        frames = frames[:count]
+    return frames
+
+
+def _to_pixels(frames: list[list[Detection]], size: tuple[int, int]) -> None:
+    from poselift.camera import image_coordinates
+
+    for detections in frames:
+        for det in detections:
+            det.keypoints = image_coordinates(det.keypoints, *size).astype(np.float64)
+
+
+def _rescale(frames: list[list[Detection]], sx: float, sy: float) -> None:
+    for detections in frames:
+        for det in detections:
+            det.keypoints = det.keypoints * np.array([sx, sy])
+            if det.bbox is not None:
+                det.bbox = det.bbox * np.array([sx, sy, sx, sy])
+
+
+def lift_track(lifter, clean: CleanTrack, times: np.ndarray, image_size: tuple[int, int],
+               model_fps: float) -> np.ndarray:
+    """Lift a complete 2D track at the model's frame rate and bring it back to the video's timestamps.
+
+    Returns (T, 17, 3) root-relative metres, camera frame.
+    """
+    width, height = image_size
+    keypoints = clean.keypoints
+    if is_uniform(times, model_fps):
+        grid, grid_keypoints = times, keypoints
+    else:
+        grid = uniform_times(times, model_fps)
+        grid_keypoints = resample(keypoints, times, grid)
+    normalised = normalize_screen_coordinates(grid_keypoints, width, height)
+    poses = np.asarray(lifter.lift(normalised.astype(np.float32)), dtype=np.float64)
+    if grid is not times:
+        poses = resample(poses, grid, times)
+    return poses - poses[:, :1]
+
+
+def process_video(
+    input: str | Path | None,
+    out_dir: str | Path,
+    keypoints: str | Path | None = None,
+    format: str = "auto",
+    layout: str | None = None,
+    person: int | None = None,
+    all_people: bool = False,
+    focal: float | None = None,
+    model=None,
+    lifter=None,
+    render: bool = True,
+    viewer: bool = True,
+    max_gap: int = 10,
+    min_confidence: float = 0.3,
+    interpolation: str = "linear",
+    image_size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    progress: bool = True,
+    panel_height: int = 480,
+) -> VideoResult:
+    """Turn a video (or a 2D keypoint file) into 3D poses and write them to `out_dir`.
+
+    `input` is a video, or a keypoint file/folder when there is no video; `keypoints` imports 2D
+    keypoints for the video instead of running the detector. `lifter` (anything with `.lift` and `.fps`)
+    overrides `model`. Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
+    """
+    from poselift.video.decode import probe_video, read_timestamps
+
+    out_dir = Path(out_dir)
+    seconds: dict[str, float] = {}
+    speeds: dict[str, float] = {}
+    notes: list[str] = []
+    video: Path | None = None
+    if input is not None:
+        input = Path(input)
+        if keypoints is None and input.exists() and _is_keypoint_source(input):
+            keypoints = input
+        else:
+            video = input
+    if video is None and keypoints is None:
+        raise InputError(None, "nothing to process: give a video or a keypoint file")
+
+    # 1. 2D keypoints per frame, in the source layout.
+    with _stage(seconds, "2d"):
+        info = probe_video(video) if video is not None else None
+        if keypoints is not None:
+            kp_file = read_keypoints(keypoints, format, layout)
+            notes.extend(kp_file.notes)
+            source_layout = kp_file.layout
+            if info is not None:
+                times = read_timestamps(video)
+                frames = _align_frames(kp_file, len(times), notes)
+                size = (info.width, info.height)
+                if kp_file.normalized:
+                    _to_pixels(frames, size)
+                if kp_file.image_size is not None and tuple(kp_file.image_size) != size:
+                    sx, sy = size[0] / kp_file.image_size[0], size[1] / kp_file.image_size[1]
+                    _rescale(frames, sx, sy)
+                    notes.append(f"keypoints were for {kp_file.image_size[0]}x{kp_file.image_size[1]} "
+                                 f"images: scaled to the video's {size[0]}x{size[1]}")
+            else:
+                frames = kp_file.frames
+                size = image_size or kp_file.image_size
+                if size is None:
+                    raise InputError(keypoints, "the image size is unknown: pass the video too, or --image-size")
+                if kp_file.normalized:
+                    _to_pixels(frames, size)
+                rate = fps or kp_file.fps or DEFAULT_MODEL_FPS
+                times = np.arange(len(frames)) / rate
+            source = Path(keypoints)
+        else:
+            frames, times, source_layout = _detect(video, info.num_frames, progress, speeds)
+            size = (info.width, info.height)
+            source = video
+        if len(times) == 0:
+            raise InputError(source, "no frames")
+        if image_size is not None and info is not None:
+            notes.append("--image-size ignored: the video gives the size")
+        from poselift.video.decode import estimate_fps
+
+        video_fps = estimate_fps(times, default=fps or DEFAULT_MODEL_FPS)
+
+    # 2. People: H36M layout, tracks, the person(s) to lift.
+    with _stage(seconds, "track"):
+        frames = _convert(frames, source_layout)
+        tracks = track_people(frames)
+        if not tracks:
+            raise InputError(source, f"no person found in any of the {len(times)} frames")
+        chosen = _choose_tracks(tracks, person, all_people, source)
+
+    # 3. Gaps, lifting, trajectory, per person.
+    if lifter is None:
+        with _stage(seconds, "load model"):
+            lifter = make_lifter(model)
+    model_fps = float(getattr(lifter, "fps", None) or DEFAULT_MODEL_FPS)
+    focal = float(focal) if focal else default_focal(size[0])
+    centre = np.array([size[0] / 2, size[1] / 2])
+    results: list[PersonResult] = []
+    for track in chosen:
+        keypoints_t, scores_t, present_t = track.dense(len(times))
+        try:
+            clean = clean_track(keypoints_t, scores_t, present_t, size, max_gap=max_gap,
+                                threshold=min_confidence, method=interpolation)
+        except ValueError:
+            if track is chosen[0]:
+                raise InputError(source, f"person {track.id} is never seen with confidence >= "
+                                         f"{min_confidence}") from None
+            notes.append(f"person {track.id} skipped: never seen with confidence >= {min_confidence}")
+            continue
+        with _stage(seconds, "lift"):
+            poses = lift_track(lifter, clean, times, size, model_fps)
+        with _stage(seconds, "trajectory"):
+            weights = np.maximum(clean.confidence, 0.05 * clean.valid[:, None])
+            raw = solve_trajectory(poses, clean.keypoints, weights, focal, centre)
+            raw[~clean.valid] = np.nan
+            trajectory = smooth_trajectory(raw, video_fps)
+        results.append(PersonResult(track.id, clean.keypoints, clean.confidence, clean.valid, clean.flagged,
+                                    clean.interpolated, poses, trajectory))
+    main = results[0]
+    with _stage(seconds, "trajectory"):
+        ground = fit_ground(main.poses_3d + main.trajectory[:, None], main.confidence, main.valid, video_fps)
+        for result in results:
+            result.poses_world = ground.to_world(result.poses_3d + result.trajectory[:, None])
+
+    result = VideoResult(out_dir, {}, times, video_fps, model_fps, size, focal, main, results,
+                         [t.id for t in tracks], ground, seconds, speeds, notes)
+    _write_outputs(result, source_layout.name, video, render, viewer, progress, panel_height)
+    return result
+
+
+def _choose_tracks(tracks: list[Track], person: int | None, all_people: bool, source: Path) -> list[Track]:
+    """The main track first (the chosen id, else the largest x longest), then the others if all_people."""
+    if person is None:
+        main = main_track(tracks)
+    else:
+        by_id = {t.id: t for t in tracks}
+        if person not in by_id:
+            raise InputError(source, f"no person with id {person}; ids found: {sorted(by_id)}")
+        main = by_id[person]
+    others = [t for t in sorted(tracks, key=lambda t: -t.importance) if t is not main] if all_people else []
+    return [main, *others]
+
+
+def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, render: bool, viewer: bool,
+                   progress: bool, panel_height: int) -> None:
+    out = result.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    p = result.person
+    with _stage(result.stage_seconds, "write"):
+        arrays = dict(
+            poses_3d=p.poses_3d.astype(np.float32), trajectory=p.trajectory.astype(np.float32),
+            poses_world=p.poses_world.astype(np.float32), fps=np.float64(result.fps),
+            times=result.times.astype(np.float64), confidence=p.confidence.astype(np.float32),
+            valid=p.valid, flagged=p.flagged, world_from_camera=result.ground.matrix(),
+            focal=np.float64(result.focal), image_size=np.array(result.image_size), person_id=np.int64(p.id),
+            joint_names=np.array(H36M17.joint_names), parents=np.array(H36M17.parents),
+        )
+        if len(result.people) > 1:
+            arrays.update(
+                people_ids=np.array([q.id for q in result.people]),
+                people_poses_3d=np.stack([q.poses_3d for q in result.people]).astype(np.float32),
+                people_trajectory=np.stack([q.trajectory for q in result.people]).astype(np.float32),
+                people_poses_world=np.stack([q.poses_world for q in result.people]).astype(np.float32),
+                people_confidence=np.stack([q.confidence for q in result.people]).astype(np.float32),
+                people_valid=np.stack([q.valid for q in result.people]),
+            )
+        save_npz_atomic(out / "poses_3d.npz", **arrays)
+        result.files["poses_3d.npz"] = out / "poses_3d.npz"
+        write_text_atomic(out / "poses_3d.json", json.dumps(_json_document(result), separators=(",", ":")))
+        result.files["poses_3d.json"] = out / "poses_3d.json"
+        save_npz_atomic(
+            out / "keypoints_2d.npz", keypoints_2d=p.keypoints_2d.astype(np.float32),
+            confidence=p.confidence.astype(np.float32), valid=p.valid, flagged=p.flagged,
+            interpolated=p.interpolated, image_size=np.array(result.image_size), times=result.times,
+            fps=np.float64(result.fps), layout=np.array("h36m17"), source_layout=np.array(source_layout),
+            units=np.array("pixels"), person_id=np.int64(p.id),
+        )
+        result.files["keypoints_2d.npz"] = out / "keypoints_2d.npz"
+    camera = result.ground.camera_position()
+    if viewer:
+        from poselift.video.viewer import ViewerPerson, write_viewer
+
+        with _stage(result.stage_seconds, "viewer"):
+            people = [ViewerPerson(q.id, q.poses_world, q.valid, q.confidence) for q in result.people]
+            write_viewer(out / "viewer.html", people, result.fps, result.times, camera,
+                         {"source": str(video) if video else None, "person": p.id})
+        result.files["viewer.html"] = out / "viewer.html"
+    if render:
+        from poselift.atomic import atomic_path
+        from poselift.video.decode import iter_frames
+        from poselift.video.render import panel_size, render_video
+
+        with _stage(result.stage_seconds, "render"), atomic_path(out / "render.mp4") as tmp, \
+                _progress(result.num_frames, "render", progress) as bar:
+            size = panel_size(result.image_size, panel_height)
+            frames = (f.image for f in iter_frames(video, size=size)) if video is not None else None
+            stats = render_video(tmp, frames, result.times, p.keypoints_2d, p.confidence, p.flagged, p.valid,
+                                 p.poses_world, result.image_size, camera, panel_height, bar)
+        result.speeds["render"] = stats["fps"]
+        if stats["codec"] != "libx264":
+            result.notes.append(f"render.mp4 encoded with {stats['codec']} (no libx264)")
+        result.files["render.mp4"] = out / "render.mp4"
+
+
+def _json_document(result: VideoResult) -> dict:
+    p = result.person
+    return {
+        "format": "poselift.poses_3d",
+        "version": 1,
+        "joint_names": list(H36M17.joint_names),
+        "parents": list(H36M17.parents),
+        "fps": result.fps,
+        "units": "metres",
+        "coordinate_frames": COORDINATE_FRAMES,
+        "world_from_camera": np.round(result.ground.matrix(), 6).tolist(),
+        "floor_fit": result.ground.method,
+        "focal_px": result.focal,
+        "image_size": list(result.image_size),
+        "person_id": p.id,
+        "people_ids": [q.id for q in result.people],
+        "frames": [
+            {
+                "index": t,
+                "time": round(float(result.times[t]), 4),
+                "valid": bool(p.valid[t]),
+                "confidence": np.round(p.confidence[t], 3).tolist(),
+                "trajectory": np.round(p.trajectory[t], 4).tolist(),
+                "poses_3d": np.round(p.poses_3d[t], 4).tolist(),
+                "poses_world": np.round(p.poses_world[t], 4).tolist(),
+            }
+            for t in range(result.num_frames)
+        ],
+    }

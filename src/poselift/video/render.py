@@ -1,0 +1,268 @@
+"""`render.mp4`: the input frame with its 2D skeleton beside a 3D view that follows the person.
+
+Everything is drawn with Pillow's ImageDraw on numpy frames (no plotting library): the 3D view is a
+perspective camera orbiting the person's world position at a fixed angle from the real camera's side,
+over a floor grid with the path walked so far. Encoding is H.264 (libx264) through PyAV, or MPEG-4 Part 2
+with a warning when PyAV's FFmpeg lacks libx264.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from poselift.skeleton import H36M17
+
+LEFT_COLOUR = (40, 120, 255)
+RIGHT_COLOUR = (255, 70, 40)
+CENTRE_COLOUR = (250, 200, 0)
+FLAGGED_COLOUR = (150, 150, 150)
+BACKGROUND_3D = (24, 26, 32)
+GRID_COLOUR = (70, 74, 86)
+TRAIL_COLOUR = (90, 200, 120)
+
+
+def bone_colour(child: int) -> tuple[int, int, int]:
+    """Colour of the bone ending at joint `child`: blue for the person's left, red for the right."""
+    if child in H36M17.left:
+        return LEFT_COLOUR
+    if child in H36M17.right:
+        return RIGHT_COLOUR
+    return CENTRE_COLOUR
+
+
+def choose_codec() -> str:
+    """'libx264' when PyAV's FFmpeg has it, else 'mpeg4' (with a warning)."""
+    import av
+
+    if "libx264" in av.codecs_available:
+        return "libx264"
+    warnings.warn("PyAV's FFmpeg has no libx264: writing MPEG-4 Part 2 video instead of H.264", stacklevel=2)
+    return "mpeg4"
+
+
+class VideoWriter:
+    """Write RGB frames (H, W, 3) uint8 to a video file, with each frame's timestamp (variable rate kept)."""
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, codec: str | None = None):
+        import av
+
+        self.width, self.height = int(width) // 2 * 2, int(height) // 2 * 2  # yuv420p needs even sizes
+        self.container = av.open(str(path), "w", format="mp4")
+        self.codec = codec or choose_codec()
+        rate = Fraction(fps).limit_denominator(1001)
+        self.stream = self.container.add_stream(self.codec, rate=rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, "yuv420p"
+        self.time_base = Fraction(1, 1000)
+        self.stream.time_base = self.time_base
+        self.stream.codec_context.time_base = self.time_base
+        if self.codec == "libx264":
+            self.stream.options = {"preset": "veryfast", "crf": "23"}
+        else:
+            self.stream.bit_rate = 4_000_000
+        self.fps = float(fps)
+        self.count = 0
+        self.last_pts = -1
+
+    def write(self, image: np.ndarray, time: float | None = None) -> None:
+        """Append one frame; `time` in seconds (default: count / fps)."""
+        import av
+
+        image = np.ascontiguousarray(image[: self.height, : self.width])
+        if image.shape[:2] != (self.height, self.width):
+            padded = np.zeros((self.height, self.width, 3), dtype=np.uint8)
+            padded[: image.shape[0], : image.shape[1]] = image
+            image = padded
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        seconds = self.count / self.fps if time is None else time
+        pts = max(int(round(seconds * 1000)), self.last_pts + 1)
+        frame.pts, frame.time_base = pts, self.time_base
+        self.last_pts = pts
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.count += 1
+
+    def close(self) -> None:
+        """Flush the encoder and close the file."""
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.container.close()
+
+
+def draw_skeleton_2d(draw, keypoints: np.ndarray, confidence: np.ndarray, flagged: np.ndarray | None = None,
+                     width: int = 3, scale: float = 1.0) -> None:
+    """Draw H36M keypoints (17, 2) pixels on a Pillow ImageDraw; flagged (unseen) joints in grey."""
+    pts = np.asarray(keypoints, dtype=np.float64) * scale
+    flagged = np.zeros(17, dtype=bool) if flagged is None else np.asarray(flagged, dtype=bool)
+    for parent, child in H36M17.bones():
+        unseen = flagged[parent] or flagged[child] or confidence[child] <= 0 or confidence[parent] <= 0
+        colour = FLAGGED_COLOUR if unseen else bone_colour(child)
+        draw.line([tuple(pts[parent]), tuple(pts[child])], fill=colour, width=max(1, width - (2 if unseen else 0)))
+    radius = max(2, width)
+    for j, (x, y) in enumerate(pts):
+        colour = FLAGGED_COLOUR if flagged[j] or confidence[j] <= 0 else (255, 255, 255)
+        draw.ellipse([x - radius / 2, y - radius / 2, x + radius / 2, y + radius / 2], fill=colour)
+
+
+class OrbitView:
+    """A perspective camera for the 3D panel, looking at a target from a fixed azimuth and elevation."""
+
+    def __init__(self, size: int, azimuth: float, elevation: float = 0.35, distance: float = 4.5,
+                 fov_deg: float = 50.0):
+        self.size = size
+        self.azimuth, self.elevation, self.distance = azimuth, elevation, distance
+        self.focal = size / 2 / math.tan(math.radians(fov_deg) / 2)
+        self.rotation = np.eye(3)
+        self.position = np.zeros(3)
+
+    def look_at(self, target: np.ndarray) -> None:
+        """Point the camera at `target` (3,) world metres (Y up)."""
+        offset = np.array([
+            math.cos(self.elevation) * math.sin(self.azimuth), math.sin(self.elevation),
+            math.cos(self.elevation) * math.cos(self.azimuth),
+        ])
+        self.position = target + self.distance * offset
+        forward = -offset
+        right = np.cross(forward, [0.0, 1.0, 0.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        self.rotation = np.stack([right, down, forward])
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points (..., 3) -> panel pixels (..., 2) and depth (...,) metres (<= 0: behind)."""
+        cam = (np.asarray(points, dtype=np.float64) - self.position) @ self.rotation.T
+        depth = cam[..., 2]
+        xy = cam[..., :2] / np.maximum(depth, 1e-3)[..., None] * self.focal + self.size / 2
+        return xy, depth
+
+
+def draw_3d_panel(image, view: OrbitView, pose: np.ndarray, confidence: np.ndarray, valid: bool,
+                  centre: np.ndarray, trail: np.ndarray | None = None, grid_step: float = 0.5,
+                  grid_extent: float = 4.0) -> None:
+    """Draw a floor grid around `centre` (3,), the walked path and the skeleton (17, 3) world metres."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    cx, cz = np.round(np.asarray(centre)[[0, 2]] / grid_step) * grid_step
+    steps = np.arange(-grid_extent, grid_extent + 1e-9, grid_step)
+    for offset in steps:
+        along_x = np.column_stack([cx + steps, np.zeros_like(steps), np.full_like(steps, cz + offset)])
+        along_z = np.column_stack([np.full_like(steps, cx + offset), np.zeros_like(steps), cz + steps])
+        for line in (along_x, along_z):
+            xy, depth = view.project(line)
+            for k in range(len(steps) - 1):
+                if depth[k] > 0.2 and depth[k + 1] > 0.2:
+                    draw.line([tuple(xy[k]), tuple(xy[k + 1])], fill=GRID_COLOUR, width=1)
+    if trail is not None and len(trail) > 1:
+        ground = np.array(trail, dtype=np.float64)
+        ground[:, 1] = 0.0
+        xy, depth = view.project(ground)
+        for k in range(len(xy) - 1):
+            if depth[k] > 0.2 and depth[k + 1] > 0.2:
+                draw.line([tuple(xy[k]), tuple(xy[k + 1])], fill=TRAIL_COLOUR, width=2)
+    xy, depth = view.project(pose)
+    if (depth <= 0.2).any():
+        return
+    shadow = np.array(pose, dtype=np.float64)
+    shadow[:, 1] = 0.0
+    sxy, _ = view.project(shadow)
+    for parent, child in H36M17.bones():
+        draw.line([tuple(sxy[parent]), tuple(sxy[child])], fill=(45, 48, 56), width=3)
+    for parent, child in H36M17.bones():
+        unseen = confidence[child] <= 0 or confidence[parent] <= 0 or not valid
+        colour = FLAGGED_COLOUR if unseen else bone_colour(child)
+        draw.line([tuple(xy[parent]), tuple(xy[child])], fill=colour, width=4)
+
+
+def panel_size(image_size: tuple[int, int], panel_height: int = 480) -> tuple[int, int]:
+    """(width, height) of the left panel: the input scaled to at most `panel_height`, even sizes."""
+    src_w, src_h = image_size
+    height = max(2, min(panel_height, src_h) // 2 * 2)
+    width = max(2, int(round(src_w * height / src_h)) // 2 * 2)
+    return width, height
+
+
+def render_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray] | None,
+    times: np.ndarray,
+    keypoints_2d: np.ndarray,
+    confidence: np.ndarray,
+    flagged: np.ndarray,
+    valid: np.ndarray,
+    poses_world: np.ndarray,
+    image_size: tuple[int, int],
+    camera_world: np.ndarray,
+    panel_height: int = 480,
+    progress=None,
+) -> dict:
+    """Write the side-by-side video; frames (at `panel_size(image_size)`) or None for a black background.
+
+    keypoints_2d (T, 17, 2) pixels of the source image of `image_size` (w, h); poses_world (T, 17, 3)
+    metres Y up; camera_world (3,) the real camera's position (sets the 3D view's side). Returns
+    {"frames": n, "seconds": s, "fps": n / s, "codec": name}.
+    """
+    import time
+
+    from PIL import Image, ImageDraw
+
+    width, height = panel_size(image_size, panel_height)
+    scale = height / image_size[1]
+    count = len(times)
+    fps = (count - 1) / (times[-1] - times[0]) if count > 1 and times[-1] > times[0] else 30.0
+    root = poses_world[:, 0]
+    target = _smooth_target(root, valid, fps)
+    first = np.nonzero(valid)[0][0] if valid.any() else 0
+    towards_camera = camera_world - root[first]
+    azimuth = math.atan2(towards_camera[0], towards_camera[2]) + math.radians(35)
+    view = OrbitView(height, azimuth)
+    frame_iter = iter(frames) if frames is not None else None
+    start = time.perf_counter()
+    with VideoWriter(path, width + height, height, fps) as writer:
+        for t in range(count):
+            canvas = Image.new("RGB", (width + height, height), BACKGROUND_3D)
+            source = next(frame_iter, None) if frame_iter is not None else None
+            if source is not None:
+                canvas.paste(Image.fromarray(np.ascontiguousarray(source[:height, :width])), (0, 0))
+            else:
+                canvas.paste((0, 0, 0), (0, 0, width, height))
+            if valid[t]:
+                draw_skeleton_2d(ImageDraw.Draw(canvas), keypoints_2d[t], confidence[t], flagged[t],
+                                 width=max(2, height // 160), scale=scale)
+            panel = Image.new("RGB", (height, height), BACKGROUND_3D)
+            view.look_at(target[t] + np.array([0.0, 0.9, 0.0]))
+            trail = root[max(0, t - int(3 * fps)) : t + 1][valid[max(0, t - int(3 * fps)) : t + 1]]
+            draw_3d_panel(panel, view, poses_world[t], confidence[t], bool(valid[t]), target[t], trail)
+            canvas.paste(panel, (width, 0))
+            writer.write(np.asarray(canvas), float(times[t] - times[0]))
+            if progress is not None:
+                progress.update(1)
+        codec = writer.codec
+    seconds = time.perf_counter() - start
+    return {"frames": count, "seconds": seconds, "fps": count / max(seconds, 1e-9), "codec": codec}
+
+
+def _smooth_target(root: np.ndarray, valid: np.ndarray, fps: float, seconds: float = 0.7) -> np.ndarray:
+    """The 3D view's look-at point: the root on the floor, smoothed over time so the view glides."""
+    from poselift.video.trajectory import smooth_signal
+
+    ground = root.copy()
+    ground[:, 1] = 0.0
+    known = valid if valid.any() else np.ones(len(root), dtype=bool)
+    frames = np.arange(len(root))
+    filled = np.column_stack([np.interp(frames, frames[known], ground[known, c]) for c in range(3)])
+    return smooth_signal(filled, seconds * fps)

@@ -1,0 +1,178 @@
+"""Follow people across frames: stable ids from per-frame detections, and the choice of the main person.
+
+Each frame, live tracks are predicted forward with a constant-velocity model, then matched to the frame's
+detections by a cost mixing the mean keypoint distance (in units of the person's size) and the bounding
+box overlap; the assignment is Hungarian (scipy) or greedy when scipy is absent. Matches whose keypoints
+moved more than `max_distance` body sizes are refused. Unmatched detections start new tracks; tracks
+unseen for `max_age` frames end. When every detection already carries a track id (AlphaPose `idx`,
+OpenPose `person_id`), those ids are kept as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from poselift.video.keypoint_files import Detection
+
+MIN_SCORE = 0.2
+"""Keypoints below this confidence are ignored for boxes and matching."""
+
+
+@dataclass
+class Track:
+    """One person over time: the frames they were seen in and their detections there."""
+
+    id: int
+    frames: list[int] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+
+    def dense(self, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays over all frames: keypoints (T, J, 2) pixels, scores (T, J), present (T,) bool."""
+        num_joints = self.detections[0].keypoints.shape[0]
+        keypoints = np.zeros((num_frames, num_joints, 2))
+        scores = np.zeros((num_frames, num_joints))
+        present = np.zeros(num_frames, dtype=bool)
+        for t, det in zip(self.frames, self.detections, strict=True):
+            if t < num_frames:
+                keypoints[t], scores[t], present[t] = det.keypoints, det.scores, True
+        return keypoints, scores, present
+
+    @property
+    def importance(self) -> float:
+        """Size x duration: the sum over its frames of the person's box diagonal (pixels x frames)."""
+        return float(sum(_diagonal(_box(d)) for d in self.detections))
+
+
+def _box(det: Detection) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 from the confident keypoints (or the detection's own box)."""
+    good = det.scores >= MIN_SCORE
+    if good.sum() >= 2:
+        pts = det.keypoints[good]
+        return np.concatenate([pts.min(0), pts.max(0)])
+    if det.bbox is not None:
+        return np.asarray(det.bbox, dtype=np.float64)
+    pts = det.keypoints
+    return np.concatenate([pts.min(0), pts.max(0)])
+
+
+def _diagonal(box: np.ndarray) -> float:
+    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Live:
+    track: Track
+    keypoints: np.ndarray  # (J, 2) last seen
+    scores: np.ndarray  # (J,)
+    velocity: np.ndarray  # (J, 2) pixels per frame
+    last_frame: int
+    size: float
+
+    def predict(self, t: int) -> np.ndarray:
+        return self.keypoints + self.velocity * (t - self.last_frame)
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-cost matching of rows to columns (np.inf = forbidden)."""
+    if cost.size == 0:
+        return []
+    finite = np.where(np.isfinite(cost), cost, 1e6)
+    try:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(finite)
+        pairs = list(zip(rows.tolist(), cols.tolist(), strict=True))
+    except ImportError:
+        pairs = []
+        used_r, used_c = set(), set()
+        for flat in np.argsort(finite, axis=None):
+            r, c = np.unravel_index(flat, finite.shape)
+            if r not in used_r and c not in used_c:
+                pairs.append((int(r), int(c)))
+                used_r.add(r)
+                used_c.add(c)
+    return [(r, c) for r, c in pairs if np.isfinite(cost[r, c])]
+
+
+def _cost(live: _Live, det: Detection, t: int, max_distance: float) -> float:
+    predicted = live.predict(t)
+    both = (live.scores >= MIN_SCORE) & (det.scores >= MIN_SCORE)
+    if both.sum() < 2:
+        both = np.ones_like(both)
+    distance = np.linalg.norm(predicted[both] - det.keypoints[both], axis=-1).mean() / max(live.size, 1.0)
+    if distance > max_distance:
+        return np.inf
+    pred_det = Detection(predicted, live.scores)
+    return float(distance + 0.5 * (1.0 - _iou(_box(pred_det), _box(det))))
+
+
+def track_people(
+    frames: list[list[Detection]], max_age: int = 30, max_distance: float = 0.5, use_given_ids: bool = True
+) -> list[Track]:
+    """Link per-frame detections into tracks with stable ids; returns tracks sorted by id."""
+    if use_given_ids and _all_have_ids(frames):
+        tracks: dict[int, Track] = {}
+        for t, detections in enumerate(frames):
+            for det in detections:
+                track = tracks.setdefault(det.track_id, Track(det.track_id))
+                if track.frames and track.frames[-1] == t:  # duplicate id in one frame: keep the first
+                    continue
+                track.frames.append(t)
+                track.detections.append(det)
+        return [tracks[k] for k in sorted(tracks)]
+
+    live: list[_Live] = []
+    finished: list[Track] = []
+    next_id = 0
+    for t, detections in enumerate(frames):
+        still = []
+        for tr in live:
+            if t - tr.last_frame <= max_age:
+                still.append(tr)
+            else:
+                finished.append(tr.track)
+        live = still
+        cost = np.array([[_cost(tr, det, t, max_distance) for det in detections] for tr in live])
+        cost = cost.reshape(len(live), len(detections))
+        matched_det = set()
+        for r, c in _assign(cost):
+            tr, det = live[r], detections[c]
+            gap = t - tr.last_frame
+            new_velocity = (det.keypoints - tr.keypoints) / gap
+            tr.velocity = 0.5 * tr.velocity + 0.5 * new_velocity if len(tr.track.frames) > 1 else new_velocity
+            tr.keypoints, tr.scores, tr.last_frame = det.keypoints, det.scores, t
+            tr.size = 0.8 * tr.size + 0.2 * _diagonal(_box(det))
+            tr.track.frames.append(t)
+            tr.track.detections.append(det)
+            matched_det.add(c)
+        for c, det in enumerate(detections):
+            if c in matched_det:
+                continue
+            track = Track(next_id, [t], [det])
+            next_id += 1
+            live.append(_Live(track, det.keypoints, det.scores, np.zeros_like(det.keypoints), t,
+                              _diagonal(_box(det))))
+    finished.extend(tr.track for tr in live)
+    return sorted(finished, key=lambda tr: tr.id)
+
+
+def _all_have_ids(frames: list[list[Detection]]) -> bool:
+    detections = [d for frame in frames for d in frame]
+    return bool(detections) and all(d.track_id is not None for d in detections)
+
+
+def main_track(tracks: list[Track]) -> Track:
+    """The main person: the track with the largest size x duration (see Track.importance)."""
+    if not tracks:
+        raise ValueError("no tracks")
+    return max(tracks, key=lambda tr: tr.importance)

@@ -1,0 +1,246 @@
+"""Synthesis of 2D/3D training pairs: resampling, proportions, cameras that see everything, detector noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from poselift.camera import Camera, image_coordinates, project
+from poselift.data.mocap import MocapClip, load_mocap
+from poselift.data.sequences import PoseSequence
+from poselift.data.synthesis import (
+    BONE_GROUPS,
+    JOINT_NOISE_SCALE,
+    NOISE_LEVELS,
+    add_detector_noise,
+    augment_proportions,
+    bone_lengths,
+    bursts,
+    fill_missing,
+    random_camera,
+    resample_joints,
+    stature,
+    synthesize,
+)
+from poselift.errors import InputError
+from poselift.skeleton import H36M17
+
+# A standing person (metres, Y up, facing +Z, left = +X), Human3.6M order.
+STANDING = np.array([
+    [0.0, 0.95, 0.0], [-0.13, 0.95, 0.0], [-0.13, 0.51, 0.02], [-0.13, 0.08, 0.0],
+    [0.13, 0.95, 0.0], [0.13, 0.51, 0.02], [0.13, 0.08, 0.0],
+    [0.0, 1.18, -0.02], [0.0, 1.44, 0.0], [0.0, 1.56, 0.09], [0.0, 1.69, 0.02],
+    [0.16, 1.41, 0.0], [0.18, 1.13, -0.02], [0.2, 0.89, 0.04],
+    [-0.16, 1.41, 0.0], [-0.18, 1.13, -0.02], [-0.2, 0.89, 0.04],
+])
+
+
+def walk(metres: float = 8.0, seconds: float = 8.0, fps: float = 30.0) -> np.ndarray:
+    """A straight walk along +Z over `metres`, with swinging legs and arms: (T, 17, 3)."""
+    t = np.arange(int(seconds * fps)) / fps
+    joints = np.repeat(STANDING[None], len(t), axis=0).copy()
+    swing = 0.3 * np.sin(2 * np.pi * t)[:, None]
+    joints[:, [2, 3], 2] += swing * np.array([0.5, 1.0])
+    joints[:, [5, 6], 2] -= swing * np.array([0.5, 1.0])
+    joints[:, [12, 13], 2] -= swing * np.array([0.4, 0.8])
+    joints[:, [15, 16], 2] += swing * np.array([0.4, 0.8])
+    joints[:, :, 2] += (t / seconds * metres - metres / 2)[:, None]
+    return joints
+
+
+def clip(joints: np.ndarray, fps: float = 30.0, name: str = "dataset-1_walk_normal_001") -> MocapClip:
+    return MocapClip(joints_3d=joints.astype(np.float32), fps=fps, source="test", name=name, subject="dataset-1",
+                     action="walk", style="normal", take="001")
+
+
+def camera_of(seq: PoseSequence) -> Camera:
+    p = seq.camera_params
+    return Camera(R=p["R"], t=p["t"], focal=tuple(p["focal"]), centre=tuple(p["centre"]), width=p["width"],
+                  height=p["height"])
+
+
+def check_in_view(seq: PoseSequence) -> None:
+    """Every joint >= 1 m in front of the camera and its clean projection inside the image."""
+    assert seq.poses_3d[..., 2].min() >= 1.0 - 1e-4
+    camera = camera_of(seq)
+    pixels = project(seq.poses_3d.astype(np.float64), camera)
+    assert pixels[..., 0].min() >= 0 and pixels[..., 0].max() <= camera.width
+    assert pixels[..., 1].min() >= 0 and pixels[..., 1].max() <= camera.height
+    scale = 1e-6 * camera.width + 1e-3  # float32 normalised coordinates
+    np.testing.assert_allclose(image_coordinates(seq.keypoints_2d, camera.width, camera.height), pixels,
+                               atol=scale * camera.width)
+
+
+# ------------------------------------------------------------------------------------------ resampling
+
+
+def test_resampling_lengths_and_values():
+    joints = np.random.default_rng(0).normal(size=(121, 17, 3))
+    down = resample_joints(joints, 120.0, 30.0)
+    assert down.shape == (31, 17, 3)
+    np.testing.assert_allclose(down, joints[::4])
+    ramp = np.arange(31, dtype=np.float64)[:, None, None] * np.ones((1, 17, 3))  # 1 unit per frame at 30 fps
+    up = resample_joints(ramp, 30.0, 50.0)
+    assert up.shape == (51, 17, 3)
+    np.testing.assert_allclose(up[:, 0, 0], np.arange(51) * 0.6, atol=1e-12)
+    assert resample_joints(joints[:1], 30.0, 50.0).shape == (1, 17, 3)
+
+
+def test_synthesize_resamples_to_the_requested_rate():
+    seqs = synthesize([clip(walk(seconds=4.0, fps=120.0), fps=120.0)], views_per_clip=1, fps=30.0)
+    assert seqs[0].fps == 30.0 and seqs[0].num_frames == (480 - 1) // 4 + 1
+
+
+# -------------------------------------------------------------------------------------------- proportions
+
+
+def test_proportion_augmentation_is_symmetric_keeps_directions_and_sets_height():
+    joints = walk()
+    for seed in range(5):
+        new = augment_proportions(joints, np.random.default_rng(seed))
+        assert 1.5 <= stature(new) <= 1.95
+        lengths, before = bone_lengths(new), bone_lengths(joints)
+        for bones in BONE_GROUPS.values():
+            ratios = [lengths[c] / before[c] for _, c in bones]
+            assert max(ratios) == pytest.approx(min(ratios), rel=1e-5)  # left and right scaled alike
+        for parent, child in H36M17.bones():
+            a, b = joints[:, child] - joints[:, parent], new[:, child] - new[:, parent]
+            cosine = np.sum(a * b, axis=-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+            assert cosine.min() > 1 - 1e-5
+            ratio = np.linalg.norm(b, axis=-1) / np.linalg.norm(a, axis=-1)
+            assert np.ptp(ratio) < 1e-4  # one factor per bone for the whole clip
+    heights = [stature(augment_proportions(joints, np.random.default_rng(s))) for s in range(40)]
+    assert np.ptp(heights) > 0.25  # varied
+
+
+def test_proportion_augmentation_keeps_feet_near_the_floor():
+    joints = walk()
+    for seed in range(5):
+        new = augment_proportions(joints, np.random.default_rng(seed))
+        ankles = new[:, [3, 6], 1]
+        assert 0.0 < ankles.min() < 0.2
+
+
+# ------------------------------------------------------------------------------------------------ cameras
+
+
+def test_random_cameras_see_the_whole_8m_walk():
+    walking = walk(metres=8.0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        camera = random_camera(walking, rng)
+        assert 0.5 <= camera.position[1] <= 2.2
+        assert 39.9 <= camera.horizontal_fov <= 90.1
+        assert (camera.width, camera.height) in ((1000, 1000), (1920, 1080))
+    for seq in synthesize([clip(walking)], views_per_clip=12, seed=3):
+        check_in_view(seq)
+        assert -1 <= seq.keypoints_2d[..., 0].min() and seq.keypoints_2d[..., 0].max() <= 1
+
+
+def test_camera_inside_the_path_is_impossible():
+    # A 20 m walk whose centre is where a careless camera (placed by the mean position) would stand.
+    walking = walk(metres=20.0, seconds=12.0)
+    for seq in synthesize([clip(walking)], views_per_clip=8, seed=1):
+        check_in_view(seq)
+        assert np.abs(seq.poses_3d).max() < 100
+
+
+def test_synthesis_is_deterministic_by_seed():
+    clips = [clip(walk(seconds=3.0)), clip(walk(seconds=2.0), name="dataset-1_run_sad_002")]
+    a = synthesize(clips, views_per_clip=2, noise="detector", seed=7)
+    b = synthesize(clips, views_per_clip=2, noise="detector", seed=7)
+    c = synthesize(clips, views_per_clip=2, noise="detector", seed=8)
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+        np.testing.assert_array_equal(x.poses_3d, y.poses_3d)
+        np.testing.assert_array_equal(x.confidence, y.confidence)
+    assert not np.array_equal(a[0].keypoints_2d, c[0].keypoints_2d)
+    # A clip's data does not depend on the clips before it.
+    alone = synthesize(clips[:1], views_per_clip=2, noise="detector", seed=7)
+    np.testing.assert_array_equal(alone[1].keypoints_2d, a[1].keypoints_2d)
+
+
+def test_sequence_fields():
+    seq = synthesize([clip(walk(seconds=2.0))], views_per_clip=1, noise="none")[0]
+    seq.validate()
+    assert seq.keypoints_2d.dtype == np.float32 and seq.poses_3d.dtype == np.float32
+    assert seq.confidence.shape == (60, 17) and np.all(seq.confidence == 1)
+    assert (seq.subject, seq.action, seq.camera) == ("dataset-1", "dataset-1_walk_normal_001", "random-0")
+    assert {"focal", "centre", "width", "height", "R", "t"} <= set(seq.camera_params)
+
+
+def test_h36m_cameras_keep_visible_runs_only():
+    seqs = synthesize([clip(walk(metres=8.0))], cameras="h36m", views_per_clip=4, fps=50.0, seed=0, min_frames=10)
+    assert seqs and all(s.fps == 50.0 for s in seqs)
+    assert {s.camera.split("-", 1)[1] for s in seqs} <= {"54138969", "55011271", "58860488", "60457274"}
+    for seq in seqs:
+        assert seq.num_frames >= 10 and seq.poses_3d[..., 2].min() >= 1.0
+        assert 3.0 < np.median(seq.poses_3d[:, 0, 2]) < 10.0  # the room's scale, not a far-away camera
+        y = seq.keypoints_2d[..., 1]  # image y grows downwards: head above pelvis above ankles
+        assert np.all(y[:, 10] < y[:, 0]) and np.all(y[:, 0] < y[:, 3])
+
+
+def test_bad_arguments_are_input_errors():
+    with pytest.raises(InputError, match="noise level"):
+        synthesize([clip(walk(seconds=1.0))], noise="loud")
+    with pytest.raises(InputError, match="cameras must be"):
+        synthesize([clip(walk(seconds=1.0))], cameras="drone")
+
+
+def test_bandai_long_walks_stay_in_view(shared_dir):
+    folder = shared_dir / "data/mocap/bandai-namco/dataset-2"
+    clips = load_mocap(sorted(folder.glob("dataset-2_walk_*_00[1-3].bvh")))
+    travel = max(np.ptp(c.joints_3d[:, 0, [0, 2]], axis=0).max() for c in clips)
+    assert travel > 6.0  # these walks cross the capture area
+    for seq in synthesize(clips, views_per_clip=4, seed=0):
+        check_in_view(seq)
+
+
+# ------------------------------------------------------------------------------------------------- noise
+
+
+def test_bursts_and_fill_missing():
+    mask = bursts(np.random.default_rng(0), (20000, 17), rate=0.05, mean_length=4.0)
+    assert 0.035 < mask.mean() < 0.065
+    runs = np.diff(np.concatenate([np.zeros((1, 17)), mask, np.zeros((1, 17))]).astype(int), axis=0)
+    assert 3.0 < mask.sum() / (runs == 1).sum() < 5.5  # mean run length
+    values = np.arange(6, dtype=np.float64).reshape(6, 1, 1) * np.ones((1, 2, 2))
+    missing = np.zeros((6, 2), dtype=bool)
+    missing[1:3, 0] = True  # interior gap
+    missing[4:, 1] = True  # gap at the end
+    filled = fill_missing(values * 10, missing)
+    np.testing.assert_allclose(filled[:, 0, 0], [0, 10, 20, 30, 40, 50])
+    np.testing.assert_allclose(filled[:, 1, 0], [0, 10, 20, 30, 30, 30])
+    held = fill_missing(values * 10, missing, hold=True)
+    np.testing.assert_allclose(held[:, 0, 0], [0, 0, 0, 30, 40, 50])
+
+
+@pytest.mark.parametrize("name", ["light", "detector", "heavy"])
+def test_noise_statistics_follow_the_documented_levels(name):
+    level = NOISE_LEVELS[name]
+    frames = 6000
+    clean = np.repeat((STANDING[:, :2] * [1, -1] * 300 + [500, 800])[None], frames, axis=0)  # ~500 px tall
+    size = np.ptp(clean[0], axis=0).max()
+    noisy, confidence = add_detector_noise(clean, 30.0, name, np.random.default_rng(0))
+    assert noisy.shape == clean.shape and confidence.shape == (frames, 17)
+    dropped = confidence == 0
+    assert abs(dropped.mean() - level.drop_rate) < 0.5 * level.drop_rate + 0.002
+    low = (confidence > 0) & (confidence < 0.55)
+    assert abs(low.mean() - level.low_rate) < 0.5 * level.low_rate + 0.003
+    # Error of confident centre-line joints (never swapped), per axis, relative to person size and joint.
+    centre = [0, 7, 8, 9, 10]
+    error = (noisy - clean)[:, centre, 0] / size / JOINT_NOISE_SCALE[centre]
+    measured = np.std(error[confidence[:, centre] >= 0.75])
+    expected = np.hypot(level.jitter, level.drift)
+    assert 0.75 * expected < measured < 1.3 * expected
+    # Left/right swaps: a left ankle sitting where the right ankle is.
+    swapped = np.linalg.norm(noisy[:, 6] - clean[:, 3], axis=-1) < np.linalg.norm(noisy[:, 6] - clean[:, 6], axis=-1)
+    assert abs(swapped.mean() - level.swap_rate * 2 / 3) < 0.5 * level.swap_rate + 0.003
+
+
+def test_no_noise_is_exact():
+    clean = np.random.default_rng(0).uniform(0, 1000, (50, 17, 2))
+    noisy, confidence = add_detector_noise(clean, 30.0, "none", np.random.default_rng(0))
+    np.testing.assert_allclose(noisy, clean, rtol=1e-6)
+    assert np.all(confidence == 1)

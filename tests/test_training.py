@@ -1,0 +1,313 @@
+"""Training: config parsing and overrides, losses, the npz data kind, a run's outputs, exact resume,
+clear errors on bad data (without losing an existing run), and a 2-process torchrun run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from poselift.cli import main as cli_main
+from poselift.data.sequences import PoseSequence
+from poselift.errors import InputError
+from poselift.training import losses
+from poselift.training.checkpoint import load_checkpoint
+from poselift.training.config import TrainConfig, config_from_dict, load_config
+from poselift.training.data import build_sequences, load_sequences_npz, save_sequences_npz
+from poselift.training.trainer import StepInfo, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+def _motion(rng: np.random.Generator, frames: int) -> PoseSequence:
+    """A smoothly moving random 'skeleton' 4-6 m in front of a pinhole camera, projected to 2D."""
+    base = rng.normal(scale=0.3, size=(1, 17, 3))
+    t = np.linspace(0, 2 * np.pi, frames)[:, None, None]
+    poses = base + 0.1 * np.sin(t + rng.uniform(0, 6, size=(1, 17, 3)))
+    poses = poses + np.array([rng.uniform(-1, 1), 0.0, rng.uniform(4, 6)])
+    keypoints = poses[..., :2] / poses[..., 2:] * 1.2
+    return PoseSequence(keypoints.astype(np.float32), poses.astype(np.float32), fps=30.0, subject="s1")
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("data")
+    train_path, val_path = folder / "train.npz", folder / "val.npz"
+    save_sequences_npz(train_path, [_motion(rng, n) for n in (60, 45, 50)])
+    save_sequences_npz(val_path, [_motion(rng, 40)])
+    return {"train": train_path, "val": val_path}
+
+
+def _config(data_files, output_dir: Path, *extra: str) -> TrainConfig:
+    """A tiny run: atcn_27f with 16 channels, 2 epochs of 3 batches of 48 windows."""
+    return load_config(None, [
+        "model.name=atcn_27f", "model.channels=16", "model.dropout=0.1",
+        f"data.train={data_files['train']}", f"data.val={data_files['val']}",
+        "epochs=2", "batch_size=48", "window_stride=1", "max_windows_per_epoch=144", "num_threads=1",
+        "plot=false", f"output_dir={output_dir}", *extra,
+    ])
+
+
+def _state(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run_dir / "last.pt")["model"]
+
+
+def _assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def reference_run(data_files, tmp_path_factory) -> Path:
+    """An uninterrupted run, the reference for the resume tests."""
+    run_dir = tmp_path_factory.mktemp("runs") / "reference"
+    result = train(_config(data_files, run_dir), log=lambda message: None)
+    assert result.completed and result.step == 6
+    return run_dir
+
+
+# --- config ------------------------------------------------------------------------------------
+
+def test_defaults_are_the_papers_recipe():
+    c = TrainConfig()
+    assert (c.optim.name, c.optim.lr, c.optim.lr_end, c.optim.schedule) == ("ranger", 1e-3, 1e-5, "cosine")
+    assert (c.epochs, c.batch_size, c.flip_augment, c.trajectory_model) == (80, 1024, True, False)
+    assert (c.loss.mpjpe, c.loss.velocity, c.loss.bone_length) == (1.0, 0.0, 0.0)
+    assert (c.optim.bn_momentum_start, c.optim.bn_momentum_end) == (0.1, 0.001)
+
+
+def test_toml_file_and_overrides_are_typed(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(
+        'epochs = 5\n[model]\nname = "atcn_81f"\nchannels = 256\n[data]\nkind = "npz"\ntrain = ["a.npz"]\n'
+        '[optim]\nlr = 2e-3\n',
+        encoding="utf-8",
+    )
+    c = load_config(path, [
+        "epochs=7", "optim.lr=5e-4", "flip_augment=false", "data.train=x.npz,y.npz", "model.channels=64",
+        "optim.betas=[0.9, 0.99]", "model.dropout=0.25", "data.augment.scale=0.1", "loss.velocity=1",
+    ])
+    assert c.epochs == 7 and isinstance(c.epochs, int)
+    assert c.optim.lr == 5e-4 and c.flip_augment is False
+    assert c.data.train == ("x.npz", "y.npz")
+    assert c.model.name == "atcn_81f" and c.model.overrides == {"channels": 64} and c.model.dropout == 0.25
+    assert c.optim.betas == (0.9, 0.99) and c.data.augment == {"scale": 0.1}
+    assert c.loss.velocity == 1.0 and isinstance(c.loss.velocity, float)
+    # The resolved config survives its JSON form, model overrides flattened into [model].
+    saved = json.loads(c.to_json())
+    assert saved["model"]["channels"] == 64
+    assert config_from_dict(saved) == c
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("optim.lrr=1", "unknown config key 'optim.lrr'"),
+        ("epoch=3", "unknown config key 'epoch'"),
+        ("epochs=abc", "config key 'epochs' expects int, found 'abc'"),
+        ("epochs=0", "config key 'epochs' must be >= 1"),
+        ("optim.name=sgd", "config key 'optim.name' must be one of ranger, adamw, adam"),
+        ("flip_augment=maybe", "config key 'flip_augment' expects bool"),
+        ("epochs", "is not of the form key=value"),
+    ],
+)
+def test_bad_overrides_give_one_line_errors(override, expected):
+    with pytest.raises(InputError) as info:
+        load_config(None, [override])
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_key_in_a_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[optim]\nlearning_rate = 0.1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.toml: unknown config key 'optim.learning_rate'"):
+        load_config(path)
+    path.write_text("epochs = [\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a valid TOML config"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("name", ["paper_h36m_243f.toml", "tiny_mocap.toml"])
+def test_shipped_configs_load(name):
+    from poselift.models.registry import list_models
+
+    c = load_config(REPO / "configs" / name)
+    assert c.model.name in list_models()
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+def test_losses():
+    torch.manual_seed(0)
+    target = torch.randn(4, 1, 17, 3)
+    assert losses.mpjpe(target, target) == 0
+    shifted = target + torch.tensor([0.03, 0.0, 0.04])
+    assert losses.mpjpe(shifted, target).item() == pytest.approx(0.05)
+    # Bone lengths do not change under translation but do under scaling.
+    assert losses.bone_length_loss(shifted, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.bone_length_loss(target * 1.1, target).item() > 0
+    # Velocity needs at least two consecutive frames.
+    assert losses.velocity_loss(target, target) is None
+    seq = torch.randn(2, 5, 17, 3)
+    assert losses.velocity_loss(seq + 1.0, seq).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.velocity_loss(seq * 2, seq).item() > 0
+    # Trajectory error is weighted by 1 / true depth: the same 0.1 m error counts half at twice the depth.
+    near = torch.tensor([[[[0.0, 0.0, 2.0]]]])
+    far = torch.tensor([[[[0.0, 0.0, 4.0]]]])
+    err = torch.tensor([0.1, 0.0, 0.0])
+    assert losses.trajectory_loss(near + err, near).item() == pytest.approx(0.05)
+    assert losses.trajectory_loss(far + err, far).item() == pytest.approx(0.025)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def test_npz_sequences_round_trip(tmp_path, rng):
+    seqs = [_motion(rng, 10), _motion(rng, 7)]
+    seqs[1].confidence = np.ones((7, 17), np.float32)
+    path = tmp_path / "seqs.npz"
+    save_sequences_npz(path, seqs)
+    back = load_sequences_npz(path)
+    assert len(back) == 2 and back[1].confidence is not None and back[0].confidence is None
+    np.testing.assert_array_equal(back[0].poses_3d, seqs[0].poses_3d)
+    assert back[0].fps == 30.0 and back[0].subject == "s1"
+
+
+def test_bad_npz_files_give_one_line_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    with pytest.raises(InputError, match=r"corrupt\.npz: not a readable \.npz sequence file") as info:
+        load_sequences_npz(corrupt)
+    assert "\n" not in str(info.value)
+    unpaired = tmp_path / "unpaired.npz"
+    np.savez(unpaired, keypoints_2d_0=np.zeros((3, 17, 2), np.float32))
+    with pytest.raises(InputError, match="keypoints_2d_0 has no matching poses_3d_0"):
+        load_sequences_npz(unpaired)
+    mismatched = tmp_path / "mismatched.npz"
+    np.savez(mismatched, keypoints_2d_0=np.zeros((3, 17, 2)), poses_3d_0=np.zeros((4, 17, 3)))
+    with pytest.raises(InputError, match=r"mismatched\.npz: sequence 0: .*differ"):
+        load_sequences_npz(mismatched)
+    with pytest.raises(InputError, match="no such data file"):
+        build_sequences(load_config(None, [f"data.train={tmp_path / 'missing.npz'}"]).data, "train")
+
+
+# --- training runs -----------------------------------------------------------------------------
+
+def test_a_run_writes_its_outputs(reference_run):
+    from poselift.models.weights import load_weights
+
+    files = {p.name for p in reference_run.iterdir()}
+    assert {"config.json", "last.pt", "metrics.csv", "metrics.jsonl", "final.safetensors", "best.safetensors"} <= files
+    assert not [name for name in files if name.startswith(".")]  # no temporary files left behind
+    rows = [json.loads(line) for line in (reference_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and [r["step"] for r in rows] == [3, 6]
+    assert all(np.isfinite(r["val_mpjpe_mm"]) and np.isfinite(r["val_p_mpjpe_mm"]) for r in rows)
+    assert rows[1]["lr"] < rows[0]["lr"] < 1e-3
+    csv_lines = (reference_run / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,step,lr") and len(csv_lines) == 3
+    assert json.loads((reference_run / "config.json").read_text())["model"]["channels"] == 16
+    model = load_weights(reference_run / "final.safetensors")
+    assert model.receptive_field == 27 and model.meta["fps"] == 30.0 and model.meta["joint_layout"] == "h36m17"
+    _assert_same_weights(model.state_dict(), {k[5:]: v for k, v in _state(reference_run).items()})
+
+
+def test_resume_after_a_crash_is_bit_identical(data_files, reference_run, tmp_path):
+    run_dir = tmp_path / "crashed"
+
+    def crash_at_step_5(info: StepInfo) -> None:
+        if info.step == 5:
+            raise RuntimeError("simulated crash")
+
+    config = _config(data_files, run_dir, "checkpoint_every_steps=2")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, callbacks=[crash_at_step_5], log=lambda message: None)
+    checkpoint = load_checkpoint(run_dir / "last.pt")
+    assert checkpoint["state"]["step"] == 4 and checkpoint["state"]["epoch"] == 1  # mid-way through epoch 2
+    result = train(config, log=lambda message: None)  # finds last.pt and continues
+    assert result.completed and result.step == 6
+    _assert_same_weights(_state(run_dir), _state(reference_run))
+    reference = load_checkpoint(reference_run / "last.pt")
+    assert load_checkpoint(run_dir / "last.pt")["optimizer"]["counter"] == reference["optimizer"]["counter"]
+    ref_rows = [json.loads(line) for line in (reference_run / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for row, ref in zip(rows, ref_rows, strict=True):
+        assert row["val_mpjpe_mm"] == ref["val_mpjpe_mm"] and row["train_loss_mm"] == ref["train_loss_mm"]
+
+
+def test_max_steps_stops_and_the_next_call_continues_exactly(data_files, reference_run, tmp_path):
+    run_dir = tmp_path / "stepped"
+    stopped = train(_config(data_files, run_dir, "max_steps=2"), log=lambda message: None)
+    assert not stopped.completed and stopped.step == 2 and not (run_dir / "final.safetensors").exists()
+    assert cli_main(["train", "--config", str(run_dir / "config.json"), "max_steps=0"]) == 0
+    _assert_same_weights(_state(run_dir), _state(reference_run))
+
+
+def test_resuming_with_a_different_config_is_refused(data_files, reference_run, tmp_path):
+    with pytest.raises(InputError, match=r"different config \(optim\.lr = 0\.001, now 0\.002\)"):
+        train(_config(data_files, reference_run, "optim.lr=2e-3"), log=lambda message: None)
+
+
+def test_corrupt_data_is_a_one_line_error_and_keeps_the_run(data_files, tmp_path, capsys):
+    train_copy, val_copy = tmp_path / "train.npz", tmp_path / "val.npz"
+    train_copy.write_bytes(data_files["train"].read_bytes())
+    val_copy.write_bytes(data_files["val"].read_bytes())
+    run_dir = tmp_path / "run"
+    train(_config({"train": train_copy, "val": val_copy}, run_dir, "epochs=1"), log=lambda message: None)
+    before = (run_dir / "last.pt").read_bytes()
+    train_copy.write_bytes(data_files["train"].read_bytes()[:200])  # the data file gets truncated
+    status = cli_main(["train", "--config", str(run_dir / "config.json"), "epochs=2"])  # extend the run
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("poselift: error: ") and "train.npz: not a readable .npz sequence file" in err
+    assert err.count("\n") == 1
+    assert (run_dir / "last.pt").read_bytes() == before
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_trajectory_model_and_flip_off(data_files, tmp_path):
+    run_dir = tmp_path / "trajectory"
+    result = train(
+        _config(data_files, run_dir, "trajectory_model=true", "flip_augment=false", "epochs=1",
+                "loss.bone_length=0.5", "optim.name=adamw", "val_flip=false"),
+        log=lambda message: None,
+    )
+    assert result.completed
+    from poselift.models.weights import load_weights
+
+    trajectory = load_weights(run_dir / "trajectory-final.safetensors")
+    assert trajectory.config.num_joints_out == 1
+    assert all(torch.isfinite(v).all() for v in trajectory.state_dict().values())
+
+
+def test_two_processes_under_torchrun_write_one_set_of_outputs(data_files, tmp_path):
+    run_dir = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "poselift", "train", "--config", str(REPO / "configs" / "tiny_mocap.toml"),
+        "data.kind=npz", f"data.train={data_files['train']}", f"data.val={data_files['val']}",
+        "model.name=atcn_27f", "model.channels=16", "epochs=2", "batch_size=48", "window_stride=1",
+        "max_windows_per_epoch=144",
+        "num_threads=1", "plot=false", f"output_dir={run_dir}",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == ["best.safetensors", "config.json", "final.safetensors", "last.pt", "metrics.csv",
+                     "metrics.jsonl"]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[0]["train_windows"] == 144  # each rank trains on its own 72 windows
+    assert rows[0]["step"] == 3  # 3 steps of 2 x 24 windows
+    state = _state(run_dir)
+    assert all(torch.isfinite(v).all() for v in state.values())
