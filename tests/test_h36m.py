@@ -150,7 +150,11 @@ def test_s11_directions_quirk(community_files, tmp_path):
     h36m.save_positions_2d(path_2d, keypoints, h36m.H36M17_METADATA)
     sequences = h36m.load_h36m_sequences(path_3d, path_2d)
     assert ("S11", "Directions") not in {(s.subject, s.action) for s in sequences}
-    # any other missing action is an error
+    # any other missing action is an error, even another take of S11 Directions
+    del keypoints["S11"]["Directions 1"]
+    h36m.save_positions_2d(path_2d, keypoints, h36m.H36M17_METADATA)
+    with pytest.raises(InputError, match="S11/Directions 1 is in the 3D file but not in the 2D file"):
+        h36m.load_h36m_sequences(path_3d, path_2d)
     del keypoints["S9"]["Walking 1"]
     h36m.save_positions_2d(path_2d, keypoints, h36m.H36M17_METADATA)
     with pytest.raises(InputError, match="S9/Walking 1 is in the 3D file but not in the 2D file"):

@@ -95,13 +95,13 @@ def test_toml_file_and_overrides_are_typed(tmp_path):
     )
     c = load_config(path, [
         "epochs=7", "optim.lr=5e-4", "flip_augment=false", "data.train=x.npz,y.npz", "model.channels=64",
-        "optim.betas=[0.9, 0.99]", "model.dropout=0.25", "data.augment.scale=0.1", "loss.velocity=1",
+        "optim.betas=[0.9, 0.99]", "model.dropout=0.25", "data.augment_proportions=no", "loss.velocity=1",
     ])
     assert c.epochs == 7 and isinstance(c.epochs, int)
     assert c.optim.lr == 5e-4 and c.flip_augment is False
     assert c.data.train == ("x.npz", "y.npz")
     assert c.model.name == "atcn_81f" and c.model.overrides == {"channels": 64} and c.model.dropout == 0.25
-    assert c.optim.betas == (0.9, 0.99) and c.data.augment == {"scale": 0.1}
+    assert c.optim.betas == (0.9, 0.99) and c.data.augment_proportions is False
     assert c.loss.velocity == 1.0 and isinstance(c.loss.velocity, float)
     # The resolved config survives its JSON form, model overrides flattened into [model].
     saved = json.loads(c.to_json())

@@ -237,7 +237,7 @@ def format_markdown(report: Mapping[str, Any], title: str | None = None) -> str:
     first_variant = report["variants"][variants[0]]
     parts = []
     if title:
-        parts.append(f"## {title}\n")
+        parts.append(f"## {title}")
     parts.append(
         f"{report['num_sequences']} sequences, {report['num_frames']} frames; errors in mm. "
         "P1 = MPJPE, P2 = P-MPJPE (Procrustes), P3 = N-MPJPE (scale), MPJVE = velocity error (mm/frame)."

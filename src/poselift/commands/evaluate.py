@@ -58,6 +58,7 @@ def load_evaluation_data(args: argparse.Namespace) -> EvaluationData:
     """The dataset-specific part: read the files named by the arguments into PoseSequences."""
     from poselift.errors import InputError
 
+    # Other sources (e.g. --bvh) add their branch here, before the community-file datasets.
     if not args.data_3d or not args.data_2d:
         raise InputError(None, f"--dataset {args.dataset} needs --data-3d and --data-2d")
     sources = {"data_3d": str(args.data_3d), "data_2d": str(args.data_2d)}

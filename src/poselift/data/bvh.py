@@ -83,18 +83,19 @@ class BvhMotion:
 def axis_rotation(axis: str, angles_deg: np.ndarray) -> np.ndarray:
     """Rotation matrices about one axis ('X', 'Y' or 'Z') by angles in degrees. (...,) -> (..., 3, 3)."""
     a = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
-    c, s = np.cos(a), np.sin(a)
-    one, zero = np.ones_like(a), np.zeros_like(a)
     axis = axis.upper()
-    if axis == "X":
-        rows = ((one, zero, zero), (zero, c, -s), (zero, s, c))
-    elif axis == "Y":
-        rows = ((c, zero, s), (zero, one, zero), (-s, zero, c))
-    elif axis == "Z":
-        rows = ((c, -s, zero), (s, c, zero), (zero, zero, one))
-    else:
+    if axis not in ("X", "Y", "Z"):
         raise ValueError(f"axis must be X, Y or Z, got {axis!r}")
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+    i = "XYZ".index(axis)
+    j, k = (i + 1) % 3, (i + 2) % 3
+    c, s = np.cos(a), np.sin(a)
+    out = np.zeros(a.shape + (3, 3))
+    out[..., i, i] = 1.0
+    out[..., j, j] = c
+    out[..., k, k] = c
+    out[..., j, k] = -s
+    out[..., k, j] = s
+    return out
 
 
 def euler_to_matrix(angles_deg: np.ndarray, order: str) -> np.ndarray:
@@ -104,12 +105,12 @@ def euler_to_matrix(angles_deg: np.ndarray, order: str) -> np.ndarray:
     returns (..., 3, 3).
     """
     angles = np.asarray(angles_deg, dtype=np.float64)
-    if angles.shape[-1] != len(order):
+    if angles.shape[-1] != len(order) or not order:
         raise ValueError(f"order {order!r} needs {len(order)} angles, got shape {angles.shape}")
-    out = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3))
-    for k, axis in enumerate(order):
-        out = out @ axis_rotation(axis, angles[..., k])
-    return np.ascontiguousarray(out)
+    out = axis_rotation(order[0], angles[..., 0])
+    for k in range(1, len(order)):
+        out = out @ axis_rotation(order[k], angles[..., k])
+    return out
 
 
 def matrix_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:

@@ -279,7 +279,7 @@ def build_sequences(
             if not _action_matches(action, actions):
                 continue
             if action not in positions_2d[subject]:
-                if (subject, normalize_action_name(action)) in missing_ok:
+                if (subject, action) in missing_ok:
                     continue
                 raise InputError(path_2d, f"{subject}/{action} is in the 3D file but not in the 2D file")
             views = positions_2d[subject][action]

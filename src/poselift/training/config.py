@@ -49,17 +49,26 @@ class DataConfig:
     """npz: files; mocap: BVH files or folders (optional: held-out styles of `train` are used otherwise)."""
     holdout_styles: tuple[str, ...] = ()
     """mocap: styles (file-name field) kept out of training and used for validation."""
+    source: str = "auto"
+    """mocap: skeleton mapping by source ("auto" detects it from the joint names, "bandai", "cmu")."""
+    mapping: str = ""
+    """mocap: a joint-mapping JSON file, which wins over `source` (see docs/data.md)."""
+    cache_dir: str = ""
+    """mocap: folder caching the mapped joints per BVH file (makes re-loading fast)."""
     cameras: str = "random"
     """mocap: "random" cameras around the subject or the 4 "h36m" cameras."""
     views_per_clip: int = 4
-    noise: float = 0.0
-    """mocap: std of the Gaussian noise added to the 2D keypoints, in normalised screen units."""
-    fps: float = 0.0
-    """mocap: resample clips to this frame rate (0 keeps the files' rate)."""
-    augment: dict[str, float] = field(default_factory=dict)
-    """mocap: augmentation proportions passed to the synthesis (e.g. bone-length scaling, mirroring)."""
+    noise: str = "light"
+    """mocap: 2D detector noise level: "none", "light", "detector" or "heavy" (see docs/data.md)."""
+    fps: float = 30.0
+    """mocap: resample clips to this frame rate (0 keeps each file's rate)."""
+    augment_proportions: bool = True
+    """mocap: new body proportions and stature per clip (the mocap actors share one skeleton)."""
+    max_seconds: float = 0.0
+    """mocap: cut longer clips into pieces of at most this length, each with its own cameras (0: no cut)."""
     resynthesize: bool = True
-    """mocap: draw fresh cameras and noise every epoch (seeded by epoch), a cheap and strong augmentation."""
+    """mocap: draw fresh cameras, proportions and noise every epoch (seeded by the epoch), a cheap and
+    strong augmentation."""
     data_3d: str = ""
     """h36m: the 3D poses file."""
     data_2d: str = ""

@@ -10,6 +10,8 @@ Kinds:
 
 from __future__ import annotations
 
+import glob
+import os
 import zipfile
 from pathlib import Path
 
@@ -107,8 +109,64 @@ def load_sequences_npz(path: str | Path) -> list[PoseSequence]:
 
 # --- mocap -------------------------------------------------------------------------------------
 
+_CLIP_CACHE: dict[tuple, list] = {}
+
+
+def _expand_patterns(patterns: tuple[str, ...]) -> list[str]:
+    """Files, folders and glob patterns (`dir/*_normal_*.bvh`) -> a list of files and folders."""
+    out: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+            if not matches:
+                raise InputError(pattern, "no files match this pattern")
+            out.extend(matches)
+        else:
+            out.append(os.path.expanduser(pattern))
+    return out
+
+
+def load_clips(data_config: DataConfig, paths: tuple[str, ...]) -> list:
+    """The mocap clips (poselift.data.mocap.MocapClip) of `paths`, read once per process and kept."""
+    from poselift.data.mocap import load_mocap
+
+    files = tuple(_expand_patterns(paths))
+    key = (files, data_config.source, data_config.mapping, data_config.cache_dir)
+    if key not in _CLIP_CACHE:
+        _CLIP_CACHE[key] = load_mocap(
+            list(files), source=data_config.source, mapping=data_config.mapping or None,
+            cache_dir=data_config.cache_dir or None,
+        )
+    return _CLIP_CACHE[key]
+
+
 def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int) -> list[PoseSequence]:
-    raise InputError(None, "data kind 'mocap' is not available yet (poselift.data.mocap is missing)")
+    """Clips split by style, then synthesised; training data is drawn anew each epoch when `resynthesize`."""
+    from poselift.data.mocap import split_by_style
+    from poselift.data.synthesis import synthesize
+
+    clips = load_clips(data_config, data_config.train) if data_config.train else []
+    train_clips, held_out = split_by_style(clips, data_config.holdout_styles)
+    if split == "train":
+        if data_config.train and not train_clips:
+            raise InputError(None, "data: every training clip has a held-out style; nothing left to train on")
+        chosen = train_clips
+        synthesis_seed = seed * 1_000_003 + (epoch if data_config.resynthesize else 0)
+    else:
+        chosen = held_out + (load_clips(data_config, data_config.val) if data_config.val else [])
+        synthesis_seed = seed * 1_000_003 + 999_983  # fixed: the same validation set every epoch
+    if not chosen:
+        return []
+    return synthesize(
+        chosen,
+        cameras=data_config.cameras,
+        views_per_clip=data_config.views_per_clip,
+        fps=data_config.fps or None,
+        noise=data_config.noise,
+        augment_proportions=data_config.augment_proportions,
+        seed=synthesis_seed,
+        max_seconds=data_config.max_seconds or None,
+    )
 
 
 # --- Human3.6M ---------------------------------------------------------------------------------

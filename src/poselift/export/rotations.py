@@ -1,0 +1,232 @@
+"""Joint rotations solved from joint positions, and their conversion to continuous Euler angles.
+
+Each rig joint's world rotation takes its rest-pose bone direction to the observed one (so forward
+kinematics with the rig's offsets reproduces every point exactly). The twist about that bone, which
+positions alone leave open, comes from neighbouring points where the 17 points allow it:
+- Hips: the left-right hip axis, twisted so the spine points up the pelvis frame;
+- Chest (and Head): the spine -> thorax (neck -> head top) bone, twisted to follow the shoulder line;
+- upper arms and upper legs: twisted so the elbow (knee) bends in the plane of the three points; a nearly
+  straight limb blends smoothly into the swing-only twist, so the twist never flips on a straight limb;
+- feet: flat on the floor, facing where the hips face (there is no toe point);
+- hands and the top of the head: turn with their parent;
+- everything else: swing only (the smallest rotation from the parent's frame).
+
+Rotation matrices act on column vectors; a joint's local rotation is parent_world^T @ world. Euler angles
+are BVH-style intrinsic rotations: order "ZXY" means R = Rz @ Rx @ Ry, angles in degrees.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from poselift.errors import InputError
+from poselift.export import quaternions as quat
+from poselift.export.rig import JOINTS, Rig
+
+EULER_ORDERS = tuple("".join(p) for p in itertools.permutations("XYZ"))
+"""The six Tait-Bryan orders a BVH file can use ("ZXY" is the common default)."""
+
+BEND_BLEND = np.sin(np.deg2rad(15.0))
+"""A limb bent by about this much (sine of the bend angle) takes half its twist from the bend plane."""
+
+LIMB_BEND = {"arm": np.array([0.0, 0.0, 1.0]), "leg": np.array([0.0, 0.0, -1.0])}
+"""Rest-pose direction in which each limb's lower bone bends: forearms forward, shins backward."""
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _frame(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Orthonormal frames (..., 3, 3) with columns [aim, ref made perpendicular to aim, aim x ref]."""
+    a = _unit(aim)
+    r = _unit(ref - np.sum(ref * a, axis=-1, keepdims=True) * a)
+    return np.stack([a, r, np.cross(a, r)], axis=-1)
+
+
+def aim_rotation(aim0: np.ndarray, ref0: np.ndarray, aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The rotation (..., 3, 3) taking rest direction aim0 to aim exactly, and rest reference ref0 (any
+    vector not parallel to aim0) into the half-plane of ref about the aim: a bone direction plus its twist."""
+    f0 = _frame(np.broadcast_to(aim0, np.shape(aim)), np.broadcast_to(ref0, np.shape(aim)))
+    return _frame(aim, ref) @ np.swapaxes(f0, -1, -2)
+
+
+def swing_rotation(parent_world: np.ndarray, aim0: np.ndarray, aim: np.ndarray) -> np.ndarray:
+    """World rotations (..., 3, 3) = parent @ the smallest rotation taking aim0 to aim seen in the parent frame."""
+    local_aim = np.einsum("...ji,...j->...i", parent_world, aim)
+    local = quat.to_matrix(quat.between(np.broadcast_to(aim0, local_aim.shape), local_aim))
+    return parent_world @ local
+
+
+def _heading(world: np.ndarray) -> np.ndarray:
+    """Rotations about +Y (..., 3, 3) facing the horizontal part of each frame's +Z axis."""
+    forward = world[..., :, 2].copy()
+    forward[..., 1] = 0.0
+    flat = np.linalg.norm(forward, axis=-1) < 1e-6
+    forward[flat] = np.array([0.0, 0.0, 1.0])
+    angle = np.arctan2(forward[..., 0], forward[..., 2])
+    return quat.to_matrix(quat.from_axis_angle(np.broadcast_to([0.0, 1.0, 0.0], forward.shape), angle))
+
+
+def solve_rotations(rig: Rig, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World and local rotations (T, J, 3, 3) of every rig joint from joint positions (T, 17, 3).
+
+    `joints` should be in the rig's frame (Y up, metres) and already have the rig's bone lengths
+    (`rig.retarget`); then forward kinematics of the rig with these rotations gives back `joints`.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (17, 3):
+        raise InputError(None, f"expected joints of shape (T, 17, 3), found {joints.shape}")
+    num_frames = joints.shape[0]
+    world = np.empty((num_frames, len(JOINTS), 3, 3))
+    x, y = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    shoulder_line = joints[:, 11] - joints[:, 14]
+    for j, spec in enumerate(JOINTS):
+        parent = world[:, spec.parent] if spec.parent >= 0 else None
+        if spec.rule == "hips":
+            world[:, j] = aim_rotation(x, y, joints[:, 4] - joints[:, 1], joints[:, 7] - joints[:, 0])
+            continue
+        if spec.rule == "leaf":
+            world[:, j] = parent
+            continue
+        if spec.rule == "foot":
+            world[:, j] = _heading(world[:, 0])
+            continue
+        aim0 = rig.rest_direction(j)
+        aim = joints[:, spec.aim] - joints[:, spec.point]
+        swing = swing_rotation(parent, aim0, aim)
+        if spec.rule == "swing":
+            world[:, j] = swing
+        elif spec.rule == "shoulders":
+            # Twist follows the shoulder line; a small share of the swing frame keeps it defined when the
+            # shoulder line is parallel to the bone.
+            ref = shoulder_line + 0.05 * np.linalg.norm(shoulder_line, axis=-1, keepdims=True) * (swing @ x)
+            world[:, j] = aim_rotation(aim0, x, aim, ref)
+        elif spec.rule == "bend":
+            limb = "arm" if spec.point in (11, 14) else "leg"
+            ref0 = np.cross(aim0, LIMB_BEND[limb])
+            lower = joints[:, spec.bend_point] - joints[:, spec.aim]
+            bend = np.cross(_unit(aim), _unit(lower))  # length = sine of the bend angle
+            ref = bend + BEND_BLEND * (swing @ ref0)
+            world[:, j] = aim_rotation(aim0, ref0, aim, ref)
+        else:
+            raise ValueError(f"unknown rule {spec.rule!r}")
+    local = world.copy()
+    for j, spec in enumerate(JOINTS):
+        if spec.parent >= 0:
+            local[:, j] = np.swapaxes(world[:, spec.parent], -1, -2) @ world[:, j]
+    return world, local
+
+
+def forward_kinematics(rig: Rig, root: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Positions (T, J, 3) of the rig's joints from root positions (T, 3) and local rotations (T, J, 3, 3)."""
+    num_frames = local.shape[0]
+    world_rot = np.empty_like(local)
+    pos = np.empty((num_frames, len(JOINTS), 3))
+    for j, spec in enumerate(JOINTS):
+        if spec.parent < 0:
+            world_rot[:, j] = local[:, j]
+            pos[:, j] = root
+        else:
+            world_rot[:, j] = world_rot[:, spec.parent] @ local[:, j]
+            pos[:, j] = pos[:, spec.parent] + world_rot[:, spec.parent] @ rig.offsets[j]
+    return pos
+
+
+# ------------------------------------------------------------------------------------------------ Euler
+
+
+def _check_order(order: str) -> str:
+    order = order.upper()
+    if order not in EULER_ORDERS:
+        raise InputError(None, f"Euler order must be one of {', '.join(EULER_ORDERS)}, found {order!r}")
+    return order
+
+
+def axis_matrix(axis: str, angle_deg: np.ndarray) -> np.ndarray:
+    """Rotations (..., 3, 3) about one coordinate axis ("X", "Y" or "Z") by angles in degrees."""
+    a = np.deg2rad(np.asarray(angle_deg, dtype=np.float64))
+    i = "XYZ".index(axis)
+    j, k = (i + 1) % 3, (i + 2) % 3
+    m = np.zeros(a.shape + (3, 3))
+    m[..., i, i] = 1.0
+    m[..., j, j] = m[..., k, k] = np.cos(a)
+    m[..., k, j] = np.sin(a)
+    m[..., j, k] = -np.sin(a)
+    return m
+
+
+def euler_to_matrix(angles_deg: np.ndarray, order: str = "ZXY") -> np.ndarray:
+    """Intrinsic Euler angles (..., 3) degrees, first angle about order[0] -> matrices (..., 3, 3)."""
+    order = _check_order(order)
+    angles = np.asarray(angles_deg, dtype=np.float64)
+    m = axis_matrix(order[0], angles[..., 0])
+    for n in (1, 2):
+        m = m @ axis_matrix(order[n], angles[..., n])
+    return m
+
+
+def _euler_pair(m: np.ndarray, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two Euler solutions (..., 3) radians of matrices (..., 3, 3); the first has |middle| <= 90 deg."""
+    i, j, k = ("XYZ".index(a) for a in order)
+    sign = 1.0 if (j - i) % 3 == 1 else -1.0  # even permutations of XYZ: XYZ, YZX, ZXY
+    middle = np.arcsin(np.clip(sign * m[..., i, k], -1.0, 1.0))
+    first = np.arctan2(-sign * m[..., j, k], m[..., k, k])
+    last = np.arctan2(-sign * m[..., i, j], m[..., i, i])
+    a = np.stack([first, middle, last], axis=-1)
+    b = np.stack([first + np.pi, np.pi - middle, last + np.pi], axis=-1)
+    return a, b
+
+
+def matrix_to_euler(matrices: np.ndarray, order: str = "ZXY") -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> intrinsic Euler angles (..., 3) degrees, middle angle in [-90, 90]."""
+    order = _check_order(order)
+    m = np.asarray(matrices, dtype=np.float64)
+    a, _ = _euler_pair(m, order)
+    a = _fix_gimbal(m, a, np.zeros_like(a[..., 2]), order)
+    return np.rad2deg((a + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _fix_gimbal(m: np.ndarray, angles: np.ndarray, last_hint: np.ndarray, order: str) -> np.ndarray:
+    """Where the middle angle is +-90 degrees, keep the last angle at `last_hint` and solve the first."""
+    i, j, k = ("XYZ".index(a) for a in order)
+    locked = np.abs(np.cos(angles[..., 1])) < 1e-6
+    if not np.any(locked):
+        return angles
+    angles = angles.copy()
+    last = last_hint
+    # Remove the last two rotations: m @ R_k(-last) @ R_j(-middle) = R_i(first).
+    rest = m @ axis_matrix(order[2], -np.rad2deg(last)) @ axis_matrix(order[1], -np.rad2deg(angles[..., 1]))
+    first = np.arctan2(rest[..., k, j], rest[..., j, j])
+    angles[..., 0] = np.where(locked, first, angles[..., 0])
+    angles[..., 2] = np.where(locked, last, angles[..., 2])
+    return angles
+
+
+def _nearest(angles: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Add multiples of 2 pi to each angle to bring it closest to `previous`."""
+    return angles - 2 * np.pi * np.round((angles - previous) / (2 * np.pi))
+
+
+def continuous_euler(matrices: np.ndarray, order: str = "ZXY") -> np.ndarray:
+    """Rotation matrices (T, ..., 3, 3) -> Euler angles (T, ..., 3) degrees, continuous over time (axis 0).
+
+    Per frame, of the two equivalent Euler solutions (each shifted by multiples of 360 degrees) the one
+    closest to the previous frame is kept, so curves have no 360-degree jumps or sudden flips. The first
+    frame uses the solution with the middle angle in [-90, 90] and angles in (-180, 180].
+    """
+    order = _check_order(order)
+    m = np.asarray(matrices, dtype=np.float64)
+    sol_a, sol_b = _euler_pair(m, order)
+    out = np.empty_like(sol_a)
+    first = _fix_gimbal(m[0], sol_a[0], np.zeros_like(sol_a[0][..., 2]), order)
+    out[0] = (first + np.pi) % (2 * np.pi) - np.pi
+    for t in range(1, m.shape[0]):
+        previous = out[t - 1]
+        a = _nearest(_fix_gimbal(m[t], sol_a[t], previous[..., 2], order), previous)
+        b = _nearest(_fix_gimbal(m[t], sol_b[t], previous[..., 2], order), previous)
+        use_b = np.sum(np.abs(b - previous), axis=-1) < np.sum(np.abs(a - previous), axis=-1)
+        out[t] = np.where(use_b[..., None], b, a)
+    return np.rad2deg(out)
