@@ -10,7 +10,8 @@ HELP = "run the video pipeline on a synthetic walking clip (no download) and sco
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", dest="out_dir", default="poselift-demo", metavar="OUTDIR",
                         help="output folder")
-    parser.add_argument("--model", default=None, metavar="NAME_OR_FILE", help="model name or weights file")
+    parser.add_argument("--model", default=None, metavar="NAME_OR_FILE",
+                        help="model name or weights file (otherwise the default model)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the synthetic clip")
     parser.add_argument("--noise", type=float, default=1.0, metavar="PX",
                         help="standard deviation of the 2D keypoint noise, pixels")

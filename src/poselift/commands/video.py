@@ -26,11 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="joint layout of the keypoints when the count is ambiguous (coco17, halpe26, body25, "
                              "openpose_coco18, mediapipe33, h36m17)")
     parser.add_argument("--person", type=int, default=None, metavar="ID",
-                        help="track id of the person to lift (default: the largest x longest track)")
+                        help="track id of the person to lift (otherwise the largest x longest track)")
     parser.add_argument("--all-people", action="store_true", help="lift every tracked person, not only the main one")
     parser.add_argument("--focal", type=float, default=None, metavar="PX",
-                        help="focal length in pixels (default: from a 60 degree horizontal field of view)")
-    parser.add_argument("--model", default=None, metavar="NAME_OR_FILE", help="model name or weights file")
+                        help="focal length in pixels (otherwise from a 60 degree horizontal field of view)")
+    parser.add_argument("--model", default=None, metavar="NAME_OR_FILE",
+                        help="model name or weights file (otherwise the default model)")
     parser.add_argument("--max-gap", type=int, default=10, metavar="FRAMES",
                         help="longest gap (frames) filled by interpolation")
     parser.add_argument("--min-confidence", type=float, default=0.3,

@@ -6,7 +6,8 @@ positions alone leave open, comes from neighbouring points where the 17 points a
 - Hips: the left-right hip axis, twisted so the spine points up the pelvis frame;
 - Chest (and Head): the spine -> thorax (neck -> head top) bone, twisted to follow the shoulder line;
 - upper arms and upper legs: twisted so the elbow (knee) bends in the plane of the three points; a nearly
-  straight limb blends smoothly into the swing-only twist, so the twist never flips on a straight limb;
+  straight limb blends smoothly into the swing-only twist, and a slightly bent one may be read as slightly
+  over-straightened (noise, a locked knee) when that keeps the twist continuous, so it never flips by 180;
 - feet: flat on the floor, facing where the hips face (there is no toe point);
 - hands and the top of the head: turn with their parent;
 - everything else: swing only (the smallest rotation from the parent's frame).
@@ -70,6 +71,34 @@ def _heading(world: np.ndarray) -> np.ndarray:
     return quat.to_matrix(quat.from_axis_angle(np.broadcast_to([0.0, 1.0, 0.0], forward.shape), angle))
 
 
+def _bend_reference(aim: np.ndarray, bend: np.ndarray, swing_ref: np.ndarray) -> np.ndarray:
+    """Twist reference vectors (T, 3) for an upper limb bone from its bend-plane normals (T, 3).
+
+    The normal (length = sine of the bend) is blended with the swing frame's normal, which takes over as
+    the limb straightens. A limb bent clearly (more than 30 degrees) is read as it is. A slightly bent one
+    is read either way round, whichever keeps the twist closest to the previous frame's: an elbow or knee
+    over-straightened by noise, or a locked knee, would otherwise turn the upper bone by 180 degrees.
+    """
+    a = _unit(aim)
+    plus = bend + BEND_BLEND * swing_ref
+    minus = -bend + BEND_BLEND * swing_ref
+    plus = _unit(plus - np.sum(plus * a, axis=-1, keepdims=True) * a)
+    minus = _unit(minus - np.sum(minus * a, axis=-1, keepdims=True) * a)
+    clear = np.linalg.norm(bend, axis=-1) >= 0.5
+    agree_plus = np.sum(plus * swing_ref, axis=-1) >= np.sum(minus * swing_ref, axis=-1)
+    out = np.empty_like(plus)
+    previous = None
+    for t in range(len(out)):
+        if clear[t]:
+            out[t] = plus[t]
+        elif previous is None:
+            out[t] = plus[t] if agree_plus[t] else minus[t]
+        else:
+            out[t] = plus[t] if plus[t] @ previous >= minus[t] @ previous else minus[t]
+        previous = out[t]
+    return out
+
+
 def solve_rotations(rig: Rig, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World and local rotations (T, J, 3, 3) of every rig joint from joint positions (T, 17, 3).
 
@@ -109,7 +138,7 @@ def solve_rotations(rig: Rig, joints: np.ndarray) -> tuple[np.ndarray, np.ndarra
             ref0 = np.cross(aim0, LIMB_BEND[limb])
             lower = joints[:, spec.bend_point] - joints[:, spec.aim]
             bend = np.cross(_unit(aim), _unit(lower))  # length = sine of the bend angle
-            ref = bend + BEND_BLEND * (swing @ ref0)
+            ref = _bend_reference(aim, bend, swing @ ref0)
             world[:, j] = aim_rotation(aim0, ref0, aim, ref)
         else:
             raise ValueError(f"unknown rule {spec.rule!r}")
@@ -192,6 +221,7 @@ def matrix_to_euler(matrices: np.ndarray, order: str = "ZXY") -> np.ndarray:
 def _fix_gimbal(m: np.ndarray, angles: np.ndarray, last_hint: np.ndarray, order: str) -> np.ndarray:
     """Where the middle angle is +-90 degrees, keep the last angle at `last_hint` and solve the first."""
     i, j, k = ("XYZ".index(a) for a in order)
+    sign = 1.0 if (j - i) % 3 == 1 else -1.0
     locked = np.abs(np.cos(angles[..., 1])) < 1e-6
     if not np.any(locked):
         return angles
@@ -199,7 +229,7 @@ def _fix_gimbal(m: np.ndarray, angles: np.ndarray, last_hint: np.ndarray, order:
     last = last_hint
     # Remove the last two rotations: m @ R_k(-last) @ R_j(-middle) = R_i(first).
     rest = m @ axis_matrix(order[2], -np.rad2deg(last)) @ axis_matrix(order[1], -np.rad2deg(angles[..., 1]))
-    first = np.arctan2(rest[..., k, j], rest[..., j, j])
+    first = np.arctan2(sign * rest[..., k, j], rest[..., j, j])
     angles[..., 0] = np.where(locked, first, angles[..., 0])
     angles[..., 2] = np.where(locked, last, angles[..., 2])
     return angles

@@ -154,8 +154,10 @@ def make_lifter(model=None):
 def _detect(video: Path, num_frames: int | None, progress: bool, speeds: dict[str, float]):
     """Run the built-in detector over the video: (frames of detections, times, layout)."""
     from poselift.video.decode import iter_frames
-    from poselift.video.detector import PoseDetector
+    from poselift.video.detector import INSTALL_HINT, PoseDetector, detector_available
 
+    if not detector_available():
+        raise InputError(video, f"no 2D detector to find people in it: {INSTALL_HINT}")
     frames: list[list[Detection]] = []
     times = []
     detect_seconds = 0.0

@@ -242,7 +242,7 @@ def render_video(
                 canvas.paste((0, 0, 0), (0, 0, width, height))
             if valid[t]:
                 draw_skeleton_2d(ImageDraw.Draw(canvas), keypoints_2d[t], confidence[t], flagged[t],
-                                 width=max(2, height // 160), scale=scale)
+                                 width=max(3, height // 120), scale=scale)
             panel = Image.new("RGB", (height, height), BACKGROUND_3D)
             view.look_at(target[t] + np.array([0.0, 0.9, 0.0]))
             trail = root[max(0, t - int(3 * fps)) : t + 1][valid[max(0, t - int(3 * fps)) : t + 1]]

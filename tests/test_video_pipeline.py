@@ -1,0 +1,143 @@
+"""process_video end to end on synthetic clips, with a stand-in lifter that knows the true 3D poses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from poselift.cli import main
+from poselift.errors import InputError
+from poselift.video.keypoint_files import read_keypoints
+from poselift.video.pipeline import process_video
+from poselift.video.synthetic import synthesize_walk, write_stick_video
+
+OUTPUTS = {"poses_3d.npz", "poses_3d.json", "keypoints_2d.npz", "render.mp4", "viewer.html"}
+
+
+class OracleLifter:
+    """Returns the clip's true root-relative poses, resampled to whatever frame count it is given."""
+
+    def __init__(self, clip, fps=30.0):
+        self.clip, self.fps, self.calls = clip, fps, []
+
+    def lift(self, keypoints):
+        self.calls.append(keypoints.shape)
+        relative = self.clip.poses_camera - self.clip.poses_camera[:, :1]
+        index = np.round(np.linspace(0, len(relative) - 1, len(keypoints))).astype(int)
+        return relative[index].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthesize_walk(seconds=2.0, width=320, height=180)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, clip):
+    folder = tmp_path_factory.mktemp("inputs")
+    write_stick_video(folder / "walk.mp4", clip)
+    np.savez(folder / "walk.npz", keypoints_2d=clip.keypoints_2d, confidence=np.ones(clip.keypoints_2d.shape[:2]),
+             image_size=np.array([clip.width, clip.height]))
+    return folder
+
+
+def test_video_with_keypoints_gives_every_output(tmp_path, clip, inputs):
+    out = tmp_path / "out"
+    result = process_video(inputs / "walk.mp4", out, keypoints=inputs / "walk.npz", focal=clip.focal,
+                           lifter=OracleLifter(clip), progress=False)
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    count = len(clip.times)
+    with np.load(out / "poses_3d.npz") as data:
+        assert data["poses_3d"].shape == data["poses_world"].shape == (count, 17, 3)
+        assert data["trajectory"].shape == (count, 3) and data["confidence"].shape == (count, 17)
+        assert data["valid"].all() and float(data["fps"]) == pytest.approx(30, rel=0.01)
+        np.testing.assert_allclose(data["poses_3d"][:, 0], 0, atol=1e-6)
+        root_error = np.linalg.norm(data["trajectory"] - clip.poses_camera[:, 0], axis=1)
+        assert root_error.mean() < 0.03
+        np.testing.assert_allclose(data["poses_world"][..., 1], clip.poses_world[..., 1], atol=0.03)
+        world = data["world_from_camera"]
+        absolute = data["poses_3d"] + data["trajectory"][:, None]
+        np.testing.assert_allclose(absolute @ world[:3, :3].T + world[:3, 3], data["poses_world"], atol=1e-4)
+    document = json.loads((out / "poses_3d.json").read_text())
+    assert document["units"] == "metres" and document["joint_names"][10] == "head"
+    assert "y up" in document["coordinate_frames"]["world"] and len(document["frames"]) == count
+    assert len(document["frames"][0]["confidence"]) == 17
+    again = read_keypoints(out / "keypoints_2d.npz")  # our own 2D output reads back in
+    np.testing.assert_allclose(again.frames[10][0].keypoints, clip.keypoints_2d[10], atol=1e-3)
+    assert result.speeds["render"] > 0 and set(result.stage_seconds) >= {"2d", "track", "lift", "render"}
+    assert "frames: 60" in result.summary()
+
+
+def test_keypoints_are_lifted_at_the_model_frame_rate(tmp_path, clip, inputs):
+    slow = synthesize_walk(seconds=2.0, fps=15.0, width=320, height=180)
+    np.savez(tmp_path / "slow.npz", keypoints_2d=slow.keypoints_2d, image_size=np.array([320, 180]),
+             fps=np.float64(15))
+    lifter = OracleLifter(slow, fps=30.0)
+    result = process_video(tmp_path / "slow.npz", tmp_path / "out", lifter=lifter, render=False, viewer=False,
+                           progress=False)
+    assert lifter.calls == [(59, 17, 2)]  # 30 frames at 15 fps span 29/15 s: 59 frames at 30 fps
+    assert result.person.poses_3d.shape == (30, 17, 3)
+    assert not (tmp_path / "out" / "render.mp4").exists()
+
+
+def test_nobody_in_the_clip_is_one_error_and_no_output(tmp_path, clip, inputs):
+    empty = tmp_path / "nobody.npz"
+    np.savez(empty, keypoints_2d=clip.keypoints_2d, image_size=np.array([320, 180]),
+             valid=np.zeros(len(clip.times), bool))
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="no person found in any of the 60 frames"):
+        process_video(inputs / "walk.mp4", out, keypoints=empty, lifter=OracleLifter(clip), progress=False)
+    assert not out.exists()
+
+
+def test_choose_a_person_or_lift_everybody(tmp_path, clip, inputs):
+    entries = []
+    for t in range(len(clip.times)):
+        for shift, scale in ((0.0, 1.0), (150.0, 0.6)):  # a second, smaller person to the right
+            points = (clip.keypoints_2d[t] - clip.keypoints_2d[t, 0]) * scale + clip.keypoints_2d[t, 0] + [shift, 0]
+            flat = np.concatenate([points, np.ones((17, 1))], axis=1).ravel().tolist()
+            entries.append({"image_id": t, "category_id": 1, "keypoints": flat})
+    coco_like = tmp_path / "two.json"  # H36M-layout points in a COCO-style list: the layout is given below
+    coco_like.write_text(json.dumps(entries))
+    lifter = OracleLifter(clip)
+    result = process_video(inputs / "walk.mp4", tmp_path / "all", keypoints=coco_like, layout="h36m17",
+                           all_people=True, lifter=lifter, render=False, progress=False)
+    assert len(result.track_ids) == 2 and len(result.people) == 2
+    main_id = result.person.id
+    with np.load(tmp_path / "all" / "poses_3d.npz") as data:
+        assert data["people_poses_world"].shape == (2, len(clip.times), 17, 3)
+        assert int(data["people_ids"][0]) == main_id == int(data["person_id"])
+    other = [i for i in result.track_ids if i != main_id][0]
+    chosen = process_video(inputs / "walk.mp4", tmp_path / "one", keypoints=coco_like, layout="h36m17",
+                           person=other, lifter=lifter, render=False, viewer=False, progress=False)
+    assert chosen.person.id == other and len(chosen.people) == 1
+    # The smaller person is further away for the same 3D size.
+    assert chosen.person.trajectory[:, 2].mean() > result.person.trajectory[:, 2].mean() * 1.4
+    with pytest.raises(InputError, match="ids found"):
+        process_video(inputs / "walk.mp4", tmp_path / "bad", keypoints=coco_like, layout="h36m17", person=99,
+                      lifter=lifter, progress=False)
+
+
+def test_cli_video_runs_and_reports_errors_in_one_line(tmp_path, clip, capsys):
+    short = tmp_path / "short.npz"
+    np.savez(short, keypoints_2d=clip.keypoints_2d[:8], image_size=np.array([320, 180]))
+    out = tmp_path / "cli"
+    status = main(["video", str(short), "-o", str(out), "--no-render", "--quiet"])
+    assert status == 0
+    assert {p.name for p in out.iterdir()} == OUTPUTS - {"render.mp4"}
+    assert "frames: 8" in capsys.readouterr().out
+    status = main(["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x")])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and error == [f"poselift: error: {tmp_path / 'missing.mp4'}: no such file"]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_scores_itself(tmp_path, capsys):
+    status = main(["demo", "-o", str(tmp_path / "demo"), "--seconds", "1.5", "--quiet"])
+    assert status == 0
+    scores = json.loads((tmp_path / "demo" / "demo_scores.json").read_text())
+    assert {"mpjpe", "root_position_error", "height_error"} <= set(scores)
+    assert OUTPUTS <= {p.name for p in (tmp_path / "demo").iterdir()}
+    assert "viewer.html" in capsys.readouterr().out

@@ -1,0 +1,109 @@
+"""The self-contained viewer page, and the side-by-side render video."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from poselift.video.render import LEFT_COLOUR, RIGHT_COLOUR, panel_size, render_video
+from poselift.video.synthetic import synthesize_walk
+from poselift.video.viewer import ViewerPerson, build_html, write_viewer
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthesize_walk(seconds=1.0, width=320, height=180)
+
+
+def _people(clip):
+    return [ViewerPerson(0, clip.poses_world, np.ones(len(clip.times), bool), np.ones((len(clip.times), 17)))]
+
+
+def _embedded(page: str) -> dict:
+    match = re.search(r'<script id="poselift-data" type="application/json">(.*?)</script>', page, re.S)
+    return json.loads(match.group(1))
+
+
+def test_page_is_self_contained_with_the_poses_embedded(clip):
+    page = build_html(_people(clip), clip.fps, clip.times, np.array([0, 1.6, -5.5]), {"source": "</script><b>"})
+    assert "http://" not in page and "https://" not in page and "<link" not in page
+    assert not re.search(r"<script[^>]*\ssrc=", page)
+    data = _embedded(page)
+    assert data["meta"]["source"] == "</script><b>"  # escaped inside, intact once parsed
+    assert len(data["people"][0]["joints"]) == len(clip.times)
+    np.testing.assert_allclose(data["people"][0]["joints"][5], clip.poses_world[5], atol=5e-4)
+    assert data["parents"][16] == 15 and data["fps"] == clip.fps
+    for hook in ("window.poselift", "pushFrame", "seek", "currentFrame", "play", "pause"):
+        assert hook in page
+
+
+def test_render_writes_side_by_side_h264_with_skeleton_colours(tmp_path, clip):
+    from poselift.video.decode import iter_frames, probe_video
+
+    path = tmp_path / "render.mp4"
+    count = len(clip.times)
+    stats = render_video(path, None, clip.times, clip.keypoints_2d, np.ones((count, 17)), np.zeros((count, 17), bool),
+                         np.ones(count, bool), clip.poses_world, (clip.width, clip.height), clip.camera_position)
+    width, height = panel_size((clip.width, clip.height))
+    info = probe_video(path)
+    assert (info.width, info.height) == (width + height, height) and info.codec == "h264"
+    frames = [f.image for f in iter_frames(path)]
+    assert len(frames) == count == stats["frames"]
+    frame = frames[count // 2].astype(int)
+    for colour in (LEFT_COLOUR, RIGHT_COLOUR):
+        close = np.abs(frame - colour).sum(-1) < 60
+        assert close[:, :width].sum() > 20  # the 2D skeleton
+        assert close[:, width:].sum() > 20  # the 3D skeleton
+
+
+def _chromium(tmp_path, page, *extra):
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,600",
+        "--virtual-time-budget=1500", *extra, page.as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, cwd=tmp_path)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_viewer_draws_the_skeleton_and_counts_frames_in_chromium(tmp_path, clip):
+    from PIL import Image
+
+    page = tmp_path / "viewer.html"
+    write_viewer(page, _people(clip), clip.fps, clip.times, clip.camera_position)
+    shot = tmp_path / "shot.png"
+    _chromium(tmp_path, page, f"--screenshot={shot}")
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    for colour in (LEFT_COLOUR, RIGHT_COLOUR):
+        assert (np.abs(pixels - colour).sum(-1) < 40).sum() > 50
+    dom = _chromium(tmp_path, page, "--dump-dom").stdout
+    match = re.search(r'<span id="counter">frame (\d+) / (\d+)</span>', dom)
+    assert match and int(match.group(2)) == len(clip.times) and int(match.group(1)) >= 1
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_frames_pushed_at_run_time_are_shown(tmp_path, clip):
+    page = tmp_path / "live.html"
+    html = build_html([], 30.0)
+    driver = (
+        "<script>var p = window.poselift; p.live = true; p.pause();"
+        f"var pose = {json.dumps(clip.poses_world[0].round(3).tolist())};"
+        "for (var i = 0; i < 3; i++) p.pushFrame(pose);"
+        "p.pushFrame({people: [{id: 4, joints: pose}]});"
+        "p.seek(2);"
+        "document.body.setAttribute('data-test', p.frames.length + ':' + p.currentFrame);</script></body>"
+    )
+    page.write_text(html.replace("</body>", driver))
+    dom = _chromium(tmp_path, page, "--dump-dom").stdout
+    assert 'data-test="4:2"' in dom
+    assert '<span id="counter">frame 3 / 4</span>' in dom
