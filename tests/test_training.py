@@ -201,6 +201,46 @@ def test_bad_npz_files_give_one_line_errors(tmp_path):
         build_sequences(load_config(None, [f"data.train={tmp_path / 'missing.npz'}"]).data, "train")
 
 
+def test_h36m_data_kind(tmp_path, rng):
+    from poselift.camera import load_h36m_cameras
+    from poselift.data import h36m
+
+    def world(frames):
+        return (rng.normal(scale=0.25, size=(1, 32, 3)) + np.array([0.0, 0.0, 0.9])).repeat(frames, 0)
+
+    positions = {"S1": {"Walking 1": world(20)}, "S9": {"Walking 1": world(16), "Eating": world(10)}}
+    path_3d, path_2d = tmp_path / "data_3d_h36m.npz", tmp_path / "data_2d_h36m_gt.npz"
+    h36m.save_positions_3d(path_3d, positions)
+    h36m.save_positions_2d(path_2d, h36m.synthesise_2d(positions, load_h36m_cameras()), h36m.H36M17_METADATA)
+    base = ["data.kind=h36m", f"data.data_3d={path_3d}", "data.train_subjects=S1", "data.val_subjects=S9"]
+    data = load_config(None, [*base, f"data.data_2d={path_2d}", "data.downsample=2"]).data
+    train_seqs, val_seqs = build_sequences(data, "train"), build_sequences(data, "val")
+    assert [(s.subject, s.num_frames, s.fps) for s in train_seqs] == [("S1", 10, 25.0)] * 4
+    assert sorted({s.action for s in val_seqs}) == ["Eating", "Walking 1"] and len(val_seqs) == 8
+    gt = build_sequences(load_config(None, [*base, "data.data_2d=gt"]).data, "train")
+    np.testing.assert_allclose(gt[0].keypoints_2d[::2], train_seqs[0].keypoints_2d, atol=1e-5)
+    with pytest.raises(InputError, match="needs data.data_2d"):
+        build_sequences(load_config(None, base).data, "train")
+
+
+def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir):
+    folder = shared_dir / "data" / "mocap" / "bandai-namco" / "dataset-1"
+    data = load_config(None, [
+        "data.kind=mocap", f"data.train={folder}/dataset-1_bow_normal_*.bvh,{folder}/dataset-1_bow_tired_*.bvh",
+        "data.holdout_styles=tired", "data.views_per_clip=2", "data.noise=light",
+    ]).data
+    train0, train0_again, train1 = (build_sequences(data, "train", epoch) for epoch in (0, 0, 1))
+    val0, val1 = build_sequences(data, "val", 0), build_sequences(data, "val", 5)
+    assert {s.action for s in train0} == {"dataset-1_bow_normal_001"} and len(train0) == 2
+    assert {s.action for s in val0} == {"dataset-1_bow_tired_001"}
+    np.testing.assert_array_equal(train0[0].keypoints_2d, train0_again[0].keypoints_2d)
+    assert not np.array_equal(train0[0].keypoints_2d, train1[0].keypoints_2d)  # fresh cameras each epoch
+    np.testing.assert_array_equal(val0[0].keypoints_2d, val1[0].keypoints_2d)  # a fixed validation set
+    assert train0[0].fps == 30.0 and np.isfinite(train0[0].poses_3d).all()
+    with pytest.raises(InputError, match="no files match this pattern"):
+        build_sequences(load_config(None, ["data.kind=mocap", f"data.train={folder}/nothing_*.bvh"]).data, "train")
+
+
 # --- training runs -----------------------------------------------------------------------------
 
 def test_a_run_writes_its_outputs(reference_run):

@@ -128,3 +128,6 @@ def test_epoch_indices_stride_phase_and_shards(rng):
     assert not set(shards[0]) & set(shards[1])
     assert set(shards[0]) | set(shards[1]) <= set(full)
     assert len(sampler.indices_for_epoch(0, 1, max_windows=7)) == 7
+    mask = sampler.flip_mask(3, 1, 1000)
+    np.testing.assert_array_equal(mask, sampler.flip_mask(3, 1, 1000))
+    assert 400 < mask.sum() < 600 and not np.array_equal(mask, sampler.flip_mask(3, 1, 1000, rank=1))

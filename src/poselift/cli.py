@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "video",
     "demo",
+    "export_bvh",
+    "live",
 )
 """Module names under poselift.commands; the sub-command is the module name with '-' for '_'."""
 

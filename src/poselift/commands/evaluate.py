@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-HELP = "evaluate a model on Human3.6M or HumanEva-I: MPJPE, P-MPJPE, N-MPJPE, MPJVE per action"
+HELP = ("evaluate a model on Human3.6M, HumanEva-I or motion capture (--bvh): MPJPE, P-MPJPE, N-MPJPE, "
+        "MPJVE per action")
 
 DATASETS = ("h36m", "humaneva")
 
@@ -29,6 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated subjects, or 'all' (default: S9,S11 / Validate/S1,S2,S3)")
     parser.add_argument("--actions", default=None,
                         help="comma-separated action-name prefixes, or 'all' (default: all / Walk,Jog,Box)")
+    mocap = parser.add_argument_group("motion capture (--bvh): 2D/3D pairs synthesised from BVH, seeded")
+    mocap.add_argument("--bvh", nargs="+", default=None, metavar="PATH",
+                       help="BVH files or folders (evaluated instead of --dataset files)")
+    mocap.add_argument("--styles", default=None, help="keep only these comma-separated styles (Bandai names)")
+    mocap.add_argument("--cameras", choices=("random", "h36m"), default="random", help="virtual camera set")
+    mocap.add_argument("--views", type=int, default=4, help="cameras per clip")
+    mocap.add_argument("--noise", choices=("none", "light", "detector", "heavy"), default="none",
+                       help="detector-like 2D noise level (docs/data.md)")
+    mocap.add_argument("--seed", type=int, default=None, help="seed of cameras and noise (default 1234)")
+    mocap.add_argument("--fps", type=float, default=None, help="frame rate to resample to (default: the model's)")
+    mocap.add_argument("--max-seconds", type=float, default=4.0, help="cut clips into pieces this long (0: whole)")
+    mocap.add_argument("--mapping", default=None, help="JSON joint mapping for other skeletons (docs/data.md)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
     parser.add_argument("--markdown", default=None, metavar="OUT", help="also write the tables as Markdown")
     parser.add_argument("--no-flip", action="store_true", help="skip the flip-averaged (test-time augmentation) pass")
@@ -58,7 +71,19 @@ def load_evaluation_data(args: argparse.Namespace) -> EvaluationData:
     """The dataset-specific part: read the files named by the arguments into PoseSequences."""
     from poselift.errors import InputError
 
-    # Other sources (e.g. --bvh) add their branch here, before the community-file datasets.
+    if getattr(args, "bvh", None):
+        from poselift.data.mocap_eval import DEFAULT_EVAL_SEED, mocap_evaluation_sequences
+        from poselift.skeleton import H36M17
+
+        seed = DEFAULT_EVAL_SEED if args.seed is None else args.seed
+        sequences = mocap_evaluation_sequences(
+            args.bvh, cameras=args.cameras, views_per_clip=args.views, noise=args.noise,
+            fps=args.fps or 30.0, seed=seed, max_seconds=args.max_seconds or None,
+            styles=_split(args.styles, None), mapping=args.mapping,
+        )
+        sources = {"bvh": ", ".join(map(str, args.bvh)), "cameras": args.cameras, "views": str(args.views),
+                   "noise": args.noise, "seed": str(seed), "styles": args.styles or "all"}
+        return EvaluationData(sequences, H36M17, "motion capture", sources)
     if not args.data_3d or not args.data_2d:
         raise InputError(None, f"--dataset {args.dataset} needs --data-3d and --data-2d")
     sources = {"data_3d": str(args.data_3d), "data_2d": str(args.data_2d)}
@@ -155,10 +180,12 @@ def run(args: argparse.Namespace) -> int:
     from poselift.inference import Lifter
     from poselift.models.registry import load_model
 
+    model = load_model(args.model)
+    if getattr(args, "bvh", None) and args.fps is None:
+        args.fps = float(getattr(model, "meta", {}).get("fps", 30.0))
     data = load_evaluation_data(args)
     if not data.sequences:
         raise InputError(None, f"{data.name}: no sequences match the chosen subjects and actions")
-    model = load_model(args.model)
     lifter = Lifter(model, flip=False, batch_size=args.batch_size)
     expected = data.skeleton.num_joints
     if lifter.num_joints != expected:

@@ -13,6 +13,15 @@ IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 """The identity rotation (w, x, y, z)."""
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross products of vectors (..., 3) (np.cross without its overhead, which dominates on small arrays)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
 def normalize(q: np.ndarray) -> np.ndarray:
     """Unit quaternions (..., 4); a zero quaternion becomes the identity."""
     q = np.asarray(q, dtype=np.float64)
@@ -48,8 +57,8 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * cross(u, v)
+    return v + w * t + cross(u, t)
 
 
 def from_axis_angle(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -123,13 +132,13 @@ def between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     u = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-12)
     v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
     dot = np.sum(u * v, axis=-1, keepdims=True)
-    q = np.concatenate([1.0 + dot, np.cross(u, v)], axis=-1)
+    q = np.concatenate([1.0 + dot, cross(u, v)], axis=-1)
     opposite = (dot[..., 0] < -1.0 + 1e-9)
     if np.any(opposite):
         # Any axis perpendicular to u: cross with the coordinate axis least aligned with u.
         pick = np.argmin(np.abs(u), axis=-1)
         helper = np.eye(3)[pick]
-        axis = np.cross(u, helper)
+        axis = cross(u, helper)
         q = np.where(opposite[..., None], np.concatenate([np.zeros_like(dot), axis], axis=-1), q)
     return normalize(q)
 

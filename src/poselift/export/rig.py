@@ -203,7 +203,7 @@ def build_rig(lengths: np.ndarray, naming: str = "humanoid") -> Rig:
     for j, spec in enumerate(JOINTS):
         if spec.parent >= 0:
             offsets[j] = rest[spec.point] - rest[JOINTS[spec.parent].point]
-        if spec.aim is None:
+        if spec.rule in ("leaf", "foot"):
             parent_point = JOINTS[spec.parent].point
             along = _unit(rest[spec.point] - rest[parent_point])
             if spec.rule == "foot":

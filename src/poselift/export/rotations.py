@@ -6,7 +6,7 @@ positions alone leave open, comes from neighbouring points where the 17 points a
 - Hips: the left-right hip axis, twisted so the spine points up the pelvis frame;
 - Chest (and Head): the spine -> thorax (neck -> head top) bone, twisted to follow the shoulder line;
 - upper arms and upper legs: twisted so the elbow (knee) bends in the plane of the three points; a nearly
-  straight limb blends smoothly into the swing-only twist, and a slightly bent one may be read as slightly
+  straight limb fades smoothly into the swing-only twist, and a slightly bent one may be read as slightly
   over-straightened (noise, a locked knee) when that keeps the twist continuous, so it never flips by 180;
 - feet: flat on the floor, facing where the hips face (there is no toe point);
 - hands and the top of the head: turn with their parent;
@@ -29,8 +29,11 @@ from poselift.export.rig import JOINTS, Rig
 EULER_ORDERS = tuple("".join(p) for p in itertools.permutations("XYZ"))
 """The six Tait-Bryan orders a BVH file can use ("ZXY" is the common default)."""
 
-BEND_BLEND = np.sin(np.deg2rad(15.0))
-"""A limb bent by about this much (sine of the bend angle) takes half its twist from the bend plane."""
+BEND_MIN, BEND_FULL = np.sin(np.deg2rad(6.0)), np.sin(np.deg2rad(20.0))
+"""Sines of the bend angles below which a limb's bend plane is ignored, and above which it sets the twist."""
+
+FOLD_WEIGHT = 0.5
+"""Below this bend weight (a bend of about 13 degrees) a limb may be read as over-straightened."""
 
 LIMB_BEND = {"arm": np.array([0.0, 0.0, 1.0]), "leg": np.array([0.0, 0.0, -1.0])}
 """Rest-pose direction in which each limb's lower bone bends: forearms forward, shins backward."""
@@ -44,7 +47,7 @@ def _frame(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Orthonormal frames (..., 3, 3) with columns [aim, ref made perpendicular to aim, aim x ref]."""
     a = _unit(aim)
     r = _unit(ref - np.sum(ref * a, axis=-1, keepdims=True) * a)
-    return np.stack([a, r, np.cross(a, r)], axis=-1)
+    return np.stack([a, r, quat.cross(a, r)], axis=-1)
 
 
 def aim_rotation(aim0: np.ndarray, ref0: np.ndarray, aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -71,39 +74,48 @@ def _heading(world: np.ndarray) -> np.ndarray:
     return quat.to_matrix(quat.from_axis_angle(np.broadcast_to([0.0, 1.0, 0.0], forward.shape), angle))
 
 
-def _bend_reference(aim: np.ndarray, bend: np.ndarray, swing_ref: np.ndarray) -> np.ndarray:
-    """Twist reference vectors (T, 3) for an upper limb bone from its bend-plane normals (T, 3).
+def _bend_reference(
+    aim: np.ndarray, bend: np.ndarray, swing_ref: np.ndarray, previous: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """Twist reference vectors (T, 3) for an upper limb bone from its bend-plane normals (T, 3), and the
+    last frame's twist (radians; pass it back as `previous` to continue a stream frame by frame).
 
-    The normal (length = sine of the bend) is blended with the swing frame's normal, which takes over as
-    the limb straightens. A limb bent clearly (more than 30 degrees) is read as it is. A slightly bent one
-    is read either way round, whichever keeps the twist closest to the previous frame's: an elbow or knee
-    over-straightened by noise, or a locked knee, would otherwise turn the upper bone by 180 degrees.
+    psi, the angle of the bend normal about the bone measured from the swing frame's normal, sets the twist.
+    It is weighted by how bent the limb is (nothing below BEND_MIN, all of it above BEND_FULL), so the twist
+    fades into the swing-only twist as the limb straightens. While the limb is only slightly bent, the normal
+    may be read the other way round (psi +- 180: an elbow or knee over-straightened by noise, or a locked
+    knee), whichever keeps the twist closest to the previous frame's: the twist does not flip by 180 degrees.
     """
     a = _unit(aim)
-    plus = bend + BEND_BLEND * swing_ref
-    minus = -bend + BEND_BLEND * swing_ref
-    plus = _unit(plus - np.sum(plus * a, axis=-1, keepdims=True) * a)
-    minus = _unit(minus - np.sum(minus * a, axis=-1, keepdims=True) * a)
-    clear = np.linalg.norm(bend, axis=-1) >= 0.5
-    agree_plus = np.sum(plus * swing_ref, axis=-1) >= np.sum(minus * swing_ref, axis=-1)
-    out = np.empty_like(plus)
-    previous = None
-    for t in range(len(out)):
-        if clear[t]:
-            out[t] = plus[t]
-        elif previous is None:
-            out[t] = plus[t] if agree_plus[t] else minus[t]
-        else:
-            out[t] = plus[t] if plus[t] @ previous >= minus[t] @ previous else minus[t]
-        previous = out[t]
-    return out
+    s = _unit(swing_ref - np.sum(swing_ref * a, axis=-1, keepdims=True) * a)
+    u = quat.cross(a, s)
+    psi_raw = np.arctan2(np.sum(bend * u, axis=-1), np.sum(bend * s, axis=-1))
+    sine = np.linalg.norm(bend, axis=-1)
+    weight = np.clip((sine - BEND_MIN) / (BEND_FULL - BEND_MIN), 0.0, 1.0)
+    weight = weight * weight * (3.0 - 2.0 * weight)  # smoothstep
+    twist = np.empty_like(psi_raw)
+    for t, (raw, w) in enumerate(zip(psi_raw.tolist(), weight.tolist(), strict=True)):
+        if w < FOLD_WEIGHT:
+            flipped = raw - np.pi if raw > 0 else raw + np.pi
+            if abs(_wrap(w * flipped - previous)) < abs(_wrap(w * raw - previous)):
+                raw = flipped
+        twist[t] = previous = w * raw
+    return np.cos(twist)[:, None] * s + np.sin(twist)[:, None] * u, previous
 
 
-def solve_rotations(rig: Rig, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _wrap(angle: float) -> float:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def solve_rotations(
+    rig: Rig, joints: np.ndarray, state: dict[int, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """World and local rotations (T, J, 3, 3) of every rig joint from joint positions (T, 17, 3).
 
     `joints` should be in the rig's frame (Y up, metres) and already have the rig's bone lengths
-    (`rig.retarget`); then forward kinematics of the rig with these rotations gives back `joints`.
+    (`retarget`); then forward kinematics of the rig with these rotations gives back `joints`. `state`:
+    a dict kept between calls when solving a stream in pieces (frame by frame), so limb twists stay
+    continuous across calls; it is updated in place.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (17, 3):
@@ -135,10 +147,13 @@ def solve_rotations(rig: Rig, joints: np.ndarray) -> tuple[np.ndarray, np.ndarra
             world[:, j] = aim_rotation(aim0, x, aim, ref)
         elif spec.rule == "bend":
             limb = "arm" if spec.point in (11, 14) else "leg"
-            ref0 = np.cross(aim0, LIMB_BEND[limb])
+            ref0 = quat.cross(aim0, LIMB_BEND[limb])
             lower = joints[:, spec.bend_point] - joints[:, spec.aim]
-            bend = np.cross(_unit(aim), _unit(lower))  # length = sine of the bend angle
-            ref = _bend_reference(aim, bend, swing @ ref0)
+            bend = quat.cross(_unit(aim), _unit(lower))  # length = sine of the bend angle
+            previous = 0.0 if state is None else state.get(j, 0.0)
+            ref, last = _bend_reference(aim, bend, swing @ ref0, previous)
+            if state is not None:
+                state[j] = last
             world[:, j] = aim_rotation(aim0, ref0, aim, ref)
         else:
             raise ValueError(f"unknown rule {spec.rule!r}")

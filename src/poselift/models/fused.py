@@ -22,8 +22,6 @@ function (errors of order 1e-3 relative); it is never the default.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -336,11 +334,13 @@ class FusedAttentionNet(_Fused):
         step = 3**k
         start = _offset(step, self.causal)
         rows = n // step // 3
+        sb, st, sc = gated.stride()
         triplets = gated.as_strided(
-            (batch, rows, 3, c), (gated.stride(0), 3 * step * c, step * c, 1), gated.storage_offset() + start * c
+            (batch, rows, 3, c), (sb, 3 * step * st, step * st, sc), gated.storage_offset() + start * st
         )
         dw = self._buffers[f"skip{j}_dw"]
-        d = torch.mul(triplets[:, :, 0], dw[0])
+        d = torch.empty(batch, rows, c, dtype=gated.dtype, device=gated.device)
+        torch.mul(triplets[:, :, 0], dw[0], out=d)
         d.addcmul_(triplets[:, :, 1], dw[1]).addcmul_(triplets[:, :, 2], dw[2])
         x = self._rows(d.view(-1, c), f"skip{j}_pw")
         pre = self._linear(x, f"skip{j}_res").view(batch, rows, c)
@@ -435,7 +435,7 @@ class FusedStream:
         rf = net.receptive_field
         self.ring_rows = {"frames": rf, "stem": rf - 2}
         for k, step in enumerate(net.input_steps, start=1):
-            self.ring_rows[f"input{k}"] = rf - 3 * step + 1 - (step - 1)
+            self.ring_rows[f"input{k}"] = rf - 3 * step + 1
         self.reset()
 
     def reset(self) -> None:
@@ -605,7 +605,3 @@ def fuse_for_inference(model: nn.Module, precision: str = "fp32") -> FusedAttent
     if isinstance(model, VideoPose3DNet):
         return FusedVideoPose3DNet(model, precision).eval()
     raise TypeError(f"no fused form for {type(model).__name__}")
-
-
-def flops_note() -> str:  # pragma: no cover - documentation helper
-    return f"{math.pi:.0f}"

@@ -207,7 +207,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-            raise InputError(path, f"not a valid {'JSON' if path.suffix == '.json' else 'TOML'} config: {error}")
+            kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+            raise InputError(path, f"not a valid {kind} config: {error}") from None
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():

@@ -33,6 +33,7 @@ class DistInfo:
 
     @property
     def distributed(self) -> bool:
+        """Whether there is more than one process."""
         return self.world_size > 1
 
 

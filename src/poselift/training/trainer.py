@@ -400,7 +400,7 @@ class _Run:
                 rank=info.rank, world_size=info.world_size,
             )
             if config.flip_augment:
-                flips = np.random.default_rng([config.seed, epoch, 1, info.rank]).random(len(indices)) < 0.5
+                flips = sampler.flip_mask(epoch, config.seed, len(indices), info.rank)
             else:
                 flips = np.zeros(len(indices), dtype=bool)
             num_batches = _num_batches(len(indices), self.batch_size)

@@ -126,9 +126,9 @@ class WindowSampler:
         per_rank = chosen.shape[0] // world_size if world_size > 1 else chosen.shape[0]
         return chosen[rank::world_size][:per_rank]
 
-    def flip_mask(self, epoch: int, seed: int, count: int) -> np.ndarray:
-        """(count,) bool: which of an epoch's windows to mirror, from a generator seeded by (seed, epoch, 1)."""
-        return np.random.default_rng([seed, epoch, 1]).random(count) < 0.5
+    def flip_mask(self, epoch: int, seed: int, count: int, rank: int = 0) -> np.ndarray:
+        """(count,) bool: which of a rank's windows to mirror in `epoch` (about half), seeded by (seed, epoch, rank)."""
+        return np.random.default_rng([seed, epoch, 1, rank]).random(count) < 0.5
 
     def gather(self, indices: np.ndarray, flip: np.ndarray | None = None) -> WindowBatch:
         """Build the windows and targets for `indices` (B,) with one fancy-indexing op; mirror where `flip`."""

@@ -1,0 +1,97 @@
+"""`poselift live`: real-time 3D poses from a camera, video, stream or 2D keypoints on stdin, sent to avatars."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "live 3D poses from a webcam, video, stream or JSON keypoints on stdin; send over VMC/WebSocket"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True,
+                        help="camera index (0), video file, stream URL (rtsp://, http://), or - for JSON lines "
+                             'on stdin: {"keypoints": [[x, y] x 17], "width": W, "height": H} (pixels; without '
+                             "width/height: normalised screen coordinates)")
+    parser.add_argument("--model", default=None,
+                        help="causal model: shipped name or weights file (default: the default causal model)")
+    parser.add_argument("--vmc", metavar="HOST:PORT", default=None,
+                        help="send VMC protocol (OSC over UDP) to a Marionette, e.g. 127.0.0.1:39539")
+    parser.add_argument("--ws", metavar="HOST:PORT", default=None,
+                        help="serve poses over WebSocket (and the live viewer at http://HOST:PORT/), "
+                             "e.g. 127.0.0.1:8765")
+    parser.add_argument("--record", metavar="OUT.bvh", default=None, help="also write the session as BVH at the end")
+    parser.add_argument("--smooth", action="store_true", help="One-Euro filter the 3D poses")
+    parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min_cutoff (Hz)")
+    parser.add_argument("--beta", type=float, default=0.5, help="One-Euro beta")
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of stdin keypoints without times, "
+                                                                "and of the recorded BVH")
+    parser.add_argument("--no-flip", action="store_true", help="skip flip averaging (half the lifting time)")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--latency-json", metavar="FILE", default=None, help="write the latency summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from poselift.errors import InputError
+    from poselift.inference import Lifter
+    from poselift.live import keypoint_lines, run_live, video_keypoints
+
+    model = args.model
+    if model is None:
+        from poselift.models.registry import DEFAULT_CAUSAL_MODEL
+
+        model = DEFAULT_CAUSAL_MODEL
+    lifter = Lifter(model, flip=not args.no_flip)
+    stream = lifter.stream()
+    fps = args.fps
+    if args.source == "-":
+        frames = keypoint_lines(sys.stdin, fps=fps)
+    else:
+        from poselift.video.detector import INSTALL_HINT, detector_available
+
+        if not detector_available():
+            raise InputError(args.source, f"live video needs a 2D detector: {INSTALL_HINT}")
+        frames = video_keypoints(args.source)
+
+    vmc = ws = smooth = None
+    try:
+        if args.vmc:
+            from poselift.export.vmc import VmcSender, parse_address
+
+            vmc = VmcSender(*parse_address(args.vmc))
+        if args.ws:
+            from poselift.export.vmc import parse_address
+            from poselift.export.websocket import PoseServer
+
+            host, port = parse_address(args.ws, default_port=8765, allow_zero=True)
+            ws = PoseServer(host, port)
+            print(f"live: WebSocket on ws://{host}:{ws.address[1]}/ (viewer: http://{host}:{ws.address[1]}/)",
+                  file=sys.stderr)
+        if args.smooth:
+            from poselift.export.filters import OneEuroFilter
+
+            smooth = OneEuroFilter(min_cutoff=args.min_cutoff, beta=args.beta, freq=fps)
+        result = run_live(frames, stream.push, vmc=vmc, ws=ws, smooth=smooth, record=bool(args.record),
+                          fps=fps, max_frames=args.max_frames)
+    finally:
+        if vmc is not None:
+            vmc.close()
+        if ws is not None:
+            ws.close()
+
+    print(f"live: {result.frames} frames", file=sys.stderr)
+    print(result.latency.table(), file=sys.stderr)
+    if args.latency_json:
+        from poselift.atomic import write_text_atomic
+
+        write_text_atomic(args.latency_json, json.dumps(result.latency.summary(), indent=2) + "\n")
+    if args.record:
+        if result.frames < 2:
+            raise InputError(args.record, f"nothing to record ({result.frames} frames)")
+        from poselift.export.bvh_writer import export_bvh
+
+        export_bvh(result.poses, args.record, fps=fps)
+        print(f"{args.record}: {result.frames} frames recorded", file=sys.stderr)
+    return 0

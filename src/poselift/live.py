@@ -1,0 +1,264 @@
+"""Live 3D poses: 2D keypoints in (camera, video, network stream or JSON lines), avatars moving out.
+
+Each 2D frame goes through the causal lifter frame by frame (`Lifter.stream()`), optionally a One-Euro
+filter, then to a rig: Y-up world joints on the floor and joint rotations. Every pose is sent as soon as
+it is made: VMC over UDP (avatar apps), JSON over WebSocket (the viewer), and optionally kept to write a
+BVH at the end. Per-frame latency of each stage (2D detection, lifting, sending) is measured.
+
+Live specifics: the rig starts from standard bone lengths and switches, once, to the medians of the
+first `calibration_frames` poses; with no trajectory the hips stay above the origin, at the height that
+puts the lower ankle at ankle height above the floor in every frame.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from poselift.errors import InputError
+from poselift.export.rig import STANDARD_LENGTHS, bone_lengths, build_rig, retarget
+from poselift.export.rotations import solve_rotations
+from poselift.export.world import camera_to_world
+
+STAGES = ("detect", "lift", "send")
+
+
+@dataclass
+class Frame2D:
+    """One 2D input frame: keypoints (17, 2) normalised screen coordinates, time (s), detection time (s)."""
+
+    keypoints: np.ndarray
+    time: float
+    detect_seconds: float = 0.0
+
+
+@dataclass
+class LatencyLog:
+    """Per-frame seconds spent in each stage (lists of floats)."""
+
+    detect: list[float] = field(default_factory=list)
+    lift: list[float] = field(default_factory=list)
+    send: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per stage and in total: frames, median and 99th percentile in milliseconds."""
+        out = {}
+        stages = {name: np.asarray(getattr(self, name)) for name in STAGES}
+        if len(stages["lift"]):
+            stages["total"] = sum(stages[name] for name in STAGES)
+        for name, values in stages.items():
+            if len(values):
+                out[name] = {"frames": int(len(values)), "median_ms": float(np.median(values) * 1e3),
+                             "p99_ms": float(np.percentile(values, 99) * 1e3)}
+        return out
+
+    def table(self) -> str:
+        """A small text table of summary()."""
+        lines = [f"{'stage':<8} {'frames':>7} {'median ms':>10} {'p99 ms':>8}"]
+        for name, row in self.summary().items():
+            lines.append(f"{name:<8} {row['frames']:>7} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+def parse_keypoint_line(line: str, source: str = "<stdin>", number: int = 0) -> np.ndarray:
+    """A JSON line {"keypoints": [[x, y] x 17], "width": W, "height": H} (pixels) or without width and
+    height (already normalised screen coordinates) -> (17, 2) normalised screen coordinates."""
+    from poselift.camera import normalize_screen_coordinates
+
+    where = f"line {number}: " if number else ""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"{where}not JSON: {error.msg}") from None
+    keypoints = item.get("keypoints") if isinstance(item, dict) else item
+    try:
+        array = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(source, f"{where}keypoints must be a list of [x, y] pairs") from None
+    if array.shape != (17, 2):
+        raise InputError(source, f"{where}expected 17 keypoints [x, y], found shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise InputError(source, f"{where}keypoints contain NaN or infinite values")
+    if isinstance(item, dict) and "width" in item and "height" in item:
+        width, height = float(item["width"]), float(item["height"])
+        if not (width > 0 and height > 0):
+            raise InputError(source, f"{where}width and height must be positive")
+        array = normalize_screen_coordinates(array, width, height)
+    return array
+
+
+def keypoint_lines(stream: IO[str], fps: float = 30.0, source: str = "<stdin>") -> Iterator[Frame2D]:
+    """Frames from JSON lines (see parse_keypoint_line), as they arrive; an optional "time" key (seconds)
+    gives each frame's time, else frame number / fps. Blank lines are skipped."""
+    index = 0
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        keypoints = parse_keypoint_line(line, source, number)
+        try:
+            stamp = json.loads(line).get("time") if line.lstrip().startswith("{") else None
+        except AttributeError:
+            stamp = None
+        yield Frame2D(keypoints, float(stamp) if stamp is not None else index / fps)
+        index += 1
+
+
+def open_video(source: str):
+    """Open a webcam index ("0" -> /dev/video0), a video file or a network stream URL with PyAV.
+    Returns (container, realtime): realtime is False for files, which are then paced to their timestamps."""
+    import av
+
+    try:
+        if source.isdigit():
+            if sys.platform.startswith("linux"):
+                device, fmt = f"/dev/video{source}", "v4l2"
+            elif sys.platform == "darwin":
+                device, fmt = source, "avfoundation"
+            else:
+                device, fmt = f"video={source}", "dshow"
+            return av.open(device, format=fmt), True
+        if "://" in source:
+            return av.open(source, timeout=10.0), True
+        if not Path(source).exists():
+            raise InputError(source, "no such file (and not a camera index or URL)")
+        return av.open(source), False
+    except av.FFmpegError as error:
+        raise InputError(source, f"cannot open video source ({error.strerror or error})") from None
+
+
+def video_keypoints(source: str, detector: Any | None = None) -> Iterator[Frame2D]:
+    """Frames from a camera/file/URL through the 2D detector (poselift.video.detector), converted to the
+    Human3.6M layout; a file plays at its own rate. Frames where nobody is found are skipped."""
+    from poselift.camera import normalize_screen_coordinates
+    from poselift.video.layouts import to_h36m
+
+    if detector is None:
+        from poselift.video.detector import PoseDetector
+
+        detector = PoseDetector()
+    container, realtime = open_video(source)
+    try:
+        stream = container.streams.video[0]
+        start_wall, first_pts = time.perf_counter(), None
+        for frame in container.decode(stream):
+            stamp = float(frame.time) if frame.time is not None else 0.0
+            if first_pts is None:
+                first_pts = stamp
+            stamp -= first_pts
+            if not realtime:
+                delay = stamp - (time.perf_counter() - start_wall)
+                if delay > 0:
+                    time.sleep(delay)
+            image = frame.to_ndarray(format="rgb24")
+            t0 = time.perf_counter()
+            detection = detector.detect(image)
+            detect_seconds = time.perf_counter() - t0
+            if detection is None:
+                continue
+            xy, _ = to_h36m(detection.keypoints, detection.scores, detector.layout)
+            height, width = image.shape[:2]
+            yield Frame2D(normalize_screen_coordinates(xy, width, height), stamp, detect_seconds)
+    finally:
+        container.close()
+
+
+# ----------------------------------------------------------------------------------------------- poser
+
+
+class LivePoser:
+    """Camera-frame poses (17, 3) -> world joints on the floor (17, 3), hips position (3,) and the rig's
+    local rotations (J, 3, 3), one frame at a time, with limb twists kept continuous across frames."""
+
+    def __init__(self, naming: str = "humanoid", calibration_frames: int = 30):
+        self.naming = naming
+        self.calibration_frames = calibration_frames
+        self.rig = build_rig(STANDARD_LENGTHS, naming)
+        self.calibrated = calibration_frames <= 0
+        self._seen: list[np.ndarray] = []
+        self._state: dict[int, float] = {}
+
+    def update(self, pose_camera: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pose (17, 3) metres, camera frame (root-relative) -> (joints, hips, local rotations)."""
+        world = camera_to_world(np.asarray(pose_camera, dtype=np.float64)[None])
+        if not self.calibrated:
+            self._seen.append(world[0])
+            if len(self._seen) >= self.calibration_frames:
+                self.rig = build_rig(bone_lengths(np.stack(self._seen)), self.naming)
+                self.calibrated, self._seen = True, []
+        joints = retarget(world, self.rig.lengths, self.rig.rest)
+        joints[..., 1] -= joints[0, [3, 6], 1].min() - self.rig.ankle_height
+        joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
+        _, local = solve_rotations(self.rig, joints, self._state)
+        return joints[0], joints[0, 0].copy(), local[0]
+
+
+# ------------------------------------------------------------------------------------------------ loop
+
+
+@dataclass
+class LiveResult:
+    """What a live run did: frames sent, the lifted poses kept for recording (T, 17, 3), latencies."""
+
+    frames: int
+    poses: np.ndarray
+    latency: LatencyLog
+    fps: float
+
+
+def run_live(
+    frames: Iterable[Frame2D],
+    push: Callable[[np.ndarray], np.ndarray],
+    *,
+    vmc: Any | None = None,
+    ws: Any | None = None,
+    smooth: Any | None = None,
+    record: bool = False,
+    naming: str = "humanoid",
+    fps: float = 30.0,
+    max_frames: int | None = None,
+    on_pose: Callable[[int, np.ndarray], None] | None = None,
+) -> LiveResult:
+    """Lift and send frames as they come. push: (17, 2) -> (17, 3) (a LiftStream's push); vmc: a VmcSender;
+    ws: a PoseServer; smooth: a OneEuroFilter; record: keep the (filtered) poses for a BVH.
+    Stops at the end of the frames, after max_frames, or on KeyboardInterrupt (Ctrl-C)."""
+    poser = LivePoser(naming=naming)
+    log = LatencyLog()
+    kept: list[np.ndarray] = []
+    count = 0
+    try:
+        for item in frames:
+            t0 = time.perf_counter()
+            pose = np.asarray(push(item.keypoints), dtype=np.float64)
+            if smooth is not None:
+                pose = smooth(pose, item.time)
+            t1 = time.perf_counter()
+            joints, hips, local = poser.update(pose)
+            if vmc is not None:
+                vmc.send(poser.rig, hips, local)
+            if ws is not None:
+                ws.send_pose(joints, count, item.time)
+            t2 = time.perf_counter()
+            log.detect.append(item.detect_seconds)
+            log.lift.append(t1 - t0)
+            log.send.append(t2 - t1)
+            if record:
+                kept.append(pose)
+            if on_pose is not None:
+                on_pose(count, joints)
+            count += 1
+            if max_frames is not None and count >= max_frames:
+                break
+    except KeyboardInterrupt:
+        pass
+    poses = np.stack(kept) if kept else np.zeros((0, 17, 3))
+    return LiveResult(frames=count, poses=poses, latency=log, fps=fps)
