@@ -133,7 +133,7 @@ def test_cli_live_from_stdin_end_to_end(tmp_path, monkeypatch, capsys):
     out, latency = tmp_path / "live.bvh", tmp_path / "latency.json"
     code = main(["live", "--source", "-", "--model", str(model), "--vmc", f"127.0.0.1:{receiver.getsockname()[1]}",
                  "--record", str(out), "--smooth", "--no-flip", "--latency-json", str(latency)])
-    receiver.settimeout(2.0)
+    receiver.settimeout(0.5)
     received = 0
     try:
         while True:

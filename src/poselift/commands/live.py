@@ -22,15 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="OUT.bvh", default=None, help="also write the session as BVH at the end")
     parser.add_argument("--smooth", action="store_true", help="One-Euro filter the 3D poses")
     parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min_cutoff (Hz)")
-    parser.add_argument("--beta", type=float, default=0.5, help="One-Euro beta")
+    parser.add_argument("--beta", type=float, default=3.0, help="One-Euro beta (per m/s)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of stdin keypoints without times, "
                                                                 "and of the recorded BVH")
     parser.add_argument("--no-flip", action="store_true", help="skip flip averaging (half the lifting time)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; one window per frame is fastest on one thread (less contention)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--latency-json", metavar="FILE", default=None, help="write the latency summary as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
     import json
     import sys
 

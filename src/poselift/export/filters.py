@@ -4,7 +4,10 @@ lag when moving.
 Each value is low-pass filtered with a cutoff that rises with its speed: cutoff = min_cutoff + beta * |speed|,
 the speed itself low-passed at d_cutoff. Vectorised over joints: for points (J, 3) the speed of a joint is
 the length of its 3D velocity, so every coordinate of one joint shares one cutoff (the filter does not
-depend on the axes' orientation). Units: cutoffs in Hz, beta in 1 / (units of the signal), times in seconds.
+depend on the axes' orientation). Units: cutoffs in Hz, beta in Hz per (signal unit / s), times in seconds.
+
+Defaults (min_cutoff 1 Hz, beta 3 per m/s) are for poses in metres at 25-60 fps: on mocap with 1 cm of white
+noise they remove about 70 % of the jitter for about one frame of lag (benchmarks/live_filter.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class OneEuroFilter:
     `freq` (Hz) is used when no timestamps are given.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.5, d_cutoff: float = 1.0, freq: float = 30.0,
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 3.0, d_cutoff: float = 1.0, freq: float = 30.0,
                  per_point: bool = True):
         if min_cutoff <= 0 or d_cutoff <= 0 or freq <= 0 or beta < 0:
             raise ValueError("min_cutoff, d_cutoff and freq must be positive and beta not negative")
@@ -67,7 +70,7 @@ class OneEuroFilter:
         return self._x.copy()
 
 
-def filter_sequence(values: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 0.5,
+def filter_sequence(values: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 3.0,
                     d_cutoff: float = 1.0, per_point: bool = True) -> np.ndarray:
     """Apply a causal One-Euro filter along axis 0 of values (T, ...) sampled at fps; returns (T, ...)."""
     one_euro = OneEuroFilter(min_cutoff, beta, d_cutoff, fps, per_point)

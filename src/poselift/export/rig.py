@@ -34,8 +34,9 @@ SYMMETRIC_BONES = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))
 CLAVICLE_DROP_DEG = 12.0
 NECK_PITCH_DEG = 30.0
 HEAD_PITCH_DEG = -25.0
-ANKLE_HEIGHT_PER_LEG = 0.12
-"""Height of the ankle point above the sole, as a fraction of the leg length (hip -> knee -> ankle)."""
+ANKLE_HEIGHT_PER_LEG = 0.09
+"""Height of the ankle point above the sole, as a fraction of the leg length (hip -> knee -> ankle): 8 cm for
+a Human3.6M-sized leg, as poselift.video.trajectory assumes."""
 HAND_PER_FOREARM = 0.7
 FOOT_PER_SHIN = 0.35
 HEAD_END_PER_HEAD = 0.25
