@@ -82,9 +82,8 @@ def main() -> None:
     drainer.start()
     rows = []
     with PoseServer("127.0.0.1", 0) as server, VmcSender("127.0.0.1", sink.getsockname()[1]) as vmc:
-        from websockets.sync.client import connect
-
         from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
 
         client = connect(f"ws://127.0.0.1:{server.address[1]}/")
 

@@ -175,7 +175,8 @@ def rest_pose(lengths: np.ndarray) -> np.ndarray:
     rest = np.zeros((17, 3))
     x, y = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     drop, neck, head = np.deg2rad([CLAVICLE_DROP_DEG, NECK_PITCH_DEG, HEAD_PITCH_DEG])
-    for side, (hip, knee, ankle, shoulder, elbow, wrist) in ((1.0, (4, 5, 6, 11, 12, 13)), (-1.0, (1, 2, 3, 14, 15, 16))):
+    sides = ((1.0, (4, 5, 6, 11, 12, 13)), (-1.0, (1, 2, 3, 14, 15, 16)))
+    for side, (hip, knee, ankle, shoulder, elbow, wrist) in sides:
         rest[hip] = side * L[hip] * x
         rest[knee] = rest[hip] - L[knee] * y
         rest[ankle] = rest[knee] - L[ankle] * y

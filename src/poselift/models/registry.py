@@ -143,9 +143,28 @@ class PretrainedWeights:
     licence: str
 
 
-PRETRAINED: dict[str, PretrainedWeights] = {}
-DEFAULT_MODEL = "atcn_default"
-DEFAULT_CAUSAL_MODEL = "atcn_default_causal"
+MOCAP_LICENCE = "CC BY-NC 4.0 (non-commercial use only; trained on the Bandai Namco Research Motion Dataset)"
+
+PRETRAINED: dict[str, PretrainedWeights] = {
+    info.name: info
+    for info in (
+        PretrainedWeights(
+            name="atcn_81f_mocap",
+            file="atcn_81f_mocap.safetensors",
+            description="attention network, 81 frames, 256 channels, symmetric: the default for offline video",
+            licence=MOCAP_LICENCE,
+        ),
+        PretrainedWeights(
+            name="atcn_81f_causal_mocap",
+            file="atcn_81f_causal_mocap.safetensors",
+            description="attention network, 81 frames, 256 channels, causal: the default for live use",
+            licence=MOCAP_LICENCE,
+        ),
+    )
+}
+"""Weights shipped in the package (docs/model-cards.md); trained by configs/shipped_atcn_81f*.toml."""
+DEFAULT_MODEL = "atcn_81f_mocap"
+DEFAULT_CAUSAL_MODEL = "atcn_81f_causal_mocap"
 
 
 def pretrained_path(name: str) -> Path | None:

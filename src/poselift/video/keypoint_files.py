@@ -329,20 +329,18 @@ def _openpose_layout(count: int) -> str | None:
 
 
 def _read_vp3d(path: Path, format: str, layout: str | None) -> KeypointFile:
+    from poselift.data.restricted_pickle import load_npz
+
+    # VideoPose3D's files hold pickled dicts: read them without running arbitrary pickle code.
+    data = load_npz(path, keys=("metadata", "positions_2d", "boxes", "keypoints"))
     try:
-        data = np.load(path, allow_pickle=True, encoding="latin1")
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InputError(path, f"not a readable npz file ({error})") from None
-    with data:
-        files = set(data.files)
-        try:
-            metadata = data["metadata"].item() if "metadata" in files else {}
-            if "positions_2d" in files:
-                return _vp3d_custom(path, data["positions_2d"].item(), metadata, layout)
-            if "boxes" in files and "keypoints" in files:
-                return _vp3d_detections(path, data["boxes"], data["keypoints"], metadata, layout)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-            raise InputError(path, f"malformed VideoPose3D file ({type(error).__name__}: {error})") from None
+        metadata = data.get("metadata", {})
+        if "positions_2d" in data:
+            return _vp3d_custom(path, data["positions_2d"], metadata, layout)
+        if "boxes" in data and "keypoints" in data:
+            return _vp3d_detections(path, data["boxes"], data["keypoints"], metadata, layout)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise InputError(path, f"malformed VideoPose3D file ({type(error).__name__}: {error})") from None
     raise InputError(path, "expected VideoPose3D keys positions_2d+metadata or boxes+keypoints+metadata")
 
 

@@ -1,0 +1,51 @@
+"""Copy a trained run's final weights into the package as a shipped model, with its full metadata.
+
+    python scripts/release_weights.py runs/shipped_atcn_81f/final.safetensors atcn_81f_mocap \
+        --config configs/shipped_atcn_81f.toml
+
+The metadata records the name, the licence, the data's attribution, the config and command that
+produced the weights, and everything the training run stored (fps, joint layout, normalisation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ATTRIBUTION = (
+    "Bandai Namco Research Motion Dataset 1 and 2 (Kobayashi et al., 2023, arXiv:2306.08861), CC BY-NC 4.0; "
+    "styles 'childish' and 'youthful' held out for validation"
+)
+
+
+def main() -> int:
+    from poselift.models.registry import PRETRAINED
+    from poselift.models.weights import load_weights, save_weights
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", type=Path, help="a run's final.safetensors")
+    parser.add_argument("name", choices=sorted(PRETRAINED), help="the shipped model it becomes")
+    parser.add_argument("--config", required=True, help="the training config that produced it")
+    args = parser.parse_args()
+    model = load_weights(args.weights)
+    info = PRETRAINED[args.name]
+    meta = dict(model.meta)
+    meta.update({
+        "name": args.name,
+        "description": info.description,
+        "licence": info.licence,
+        "training_data": ATTRIBUTION,
+        "training_config": args.config,
+        "training_command": f"poselift train --config {args.config}",
+        "model_card": "docs/model-cards.md",
+    })
+    out = REPO / "src" / "poselift" / "weights" / info.file
+    save_weights(model, out, meta)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
