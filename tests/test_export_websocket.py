@@ -47,14 +47,18 @@ def test_a_slow_client_drops_old_frames_instead_of_blocking():
     with PoseServer("127.0.0.1", 0, client_queue=2) as server:
         from websockets.sync.client import connect
 
-        with connect(f"ws://127.0.0.1:{server.address[1]}/"):
+        with connect(f"ws://127.0.0.1:{server.address[1]}/") as client:
             deadline = time.monotonic() + 5
             while server.num_clients < 1 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            start = time.monotonic()
-            for frame in range(2000):  # the client never reads
+            for frame in range(2000):  # the client does not read while we send
                 server.send_pose(np.zeros((17, 3)), frame, 0.0)
-            assert time.monotonic() - start < 10
+            assert max(outbox.qsize() for outbox in server._clients) <= 2
+            # The newest frame always gets through: when a queue is full, its oldest frames are dropped.
+            frames = []
+            while not frames or frames[-1] < 1999:
+                frames.append(json.loads(client.recv(timeout=5))["frame"])
+            assert frames == sorted(frames)
 
 
 def test_http_get_serves_the_live_viewer():
@@ -90,17 +94,22 @@ def test_viewer_live_mode_receives_frames_in_headless_chromium(tmp_path):
 
         thread = threading.Thread(target=pump)
         thread.start()
+        received, result = 0, None
         try:
-            result = subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000", "--dump-dom",
-                 f"http://127.0.0.1:{port}/"],
-                capture_output=True, text=True, timeout=60,
-            )
+            # Virtual time can run ahead of a real socket on a busy machine: retry with a longer budget.
+            for attempt in range(3):
+                result = subprocess.run(
+                    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={tmp_path / f'profile{attempt}'}",
+                     f"--virtual-time-budget={3000 * (attempt + 1)}", "--dump-dom", f"http://127.0.0.1:{port}/"],
+                    capture_output=True, text=True, timeout=60,
+                )
+                match = re.search(r'<body[^>]*data-poselift-received="(\d+)"', result.stdout)
+                received = int(match.group(1)) if match else 0
+                if received:
+                    break
         finally:
             stop.set()
             thread.join()
-    match = re.search(r'<body[^>]*data-poselift-received="(\d+)"', result.stdout)
-    assert match, result.stdout[-2000:] + result.stderr[-2000:]
-    assert int(match.group(1)) > 0
+    assert received > 0, result.stdout[-2000:] + result.stderr[-2000:]

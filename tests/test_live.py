@@ -161,3 +161,42 @@ def test_cli_live_rejects_a_non_causal_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(["live", "--source", "-", "--model", str(model)]) == 2
     assert "causal" in capsys.readouterr().err
+
+
+def test_video_source_with_a_stand_in_detector(tmp_path):
+    """The PyAV path: a small video file, played at its own rate, through a (stand-in) 2D detector."""
+    av = pytest.importorskip("av")
+    from poselift.live import video_keypoints
+    from poselift.video.keypoint_files import Detection
+    from poselift.video.layouts import COCO17
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=50)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            image = np.full((48, 64, 3), 20 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+    class StandIn:
+        layout = COCO17
+        calls = 0
+
+        def detect(self, image):
+            self.calls += 1
+            if self.calls == 3:
+                return None  # nobody found: the frame is skipped
+            keypoints = np.tile([[32.0, 24.0]], (17, 1)) + np.arange(17)[:, None]
+            return Detection(keypoints=keypoints, scores=np.ones(17))
+
+    detector = StandIn()
+    frames = list(video_keypoints(str(path), detector))
+    assert detector.calls == 10 and len(frames) == 9
+    times = [f.time for f in frames]
+    assert times[0] == 0.0 and times[-1] == pytest.approx(9 / 50, abs=1e-6)
+    assert all(f.keypoints.shape == (17, 2) and np.abs(f.keypoints).max() < 1.5 for f in frames)
+    with pytest.raises(InputError, match="no such file"):
+        list(video_keypoints(str(tmp_path / "missing.mp4"), detector))

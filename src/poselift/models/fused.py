@@ -22,6 +22,8 @@ function (errors of order 1e-3 relative); it is never the default.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -149,20 +151,51 @@ def _tap_plan(starts: list[list[int]]) -> list[tuple[str, int, int, list[int]]]:
     return plan
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """Rows that windows share, computed once per frame, and how windows find their rows.
+
+    stem (W, rows, C) and inputs[k] (W, rows, C): Mish(DWSep) of the triplet starting at each frame;
+    z (W, G, rows, 3*M, cg): layer 0's grouped kernel-attention products of every tap and branch with the
+    stem row (the gate scales them per window); y[j] (W, rows, 3, C): skip j's pointwise products of its
+    three depthwise taps with the stem row. shared=True: one sequence (W = 1) whose window b starts at row
+    first + b; shared=False: a stream's W windows, window b in batch b from row 0.
+    """
+
+    stem: Tensor
+    inputs: dict[int, Tensor]
+    z: Tensor | None
+    y: dict[int, Tensor]
+    shared: bool
+    first: int = 0
+
+    def base(self, table: Tensor, rows_dim: int) -> tuple[int, int, int]:
+        """(storage offset of window 0's row 0, elements from one window to the next, elements per row)."""
+        rows = table.stride(rows_dim)
+        if self.shared:
+            return table.storage_offset() + self.first * rows, rows, rows
+        return table.storage_offset(), table.stride(0), rows
+
+    def at(self, first: int) -> _Tables:
+        """The same tables with window 0 moved to row `first` (shared tables)."""
+        return replace(self, first=first)
+
+
 class FusedAttentionNet(_Fused):
     """The attention network for inference: (B, receptive_field, J, 2) -> (B, 1, J, 3), as the plain model.
 
-    Also `lift_padded` for whole edge-padded sequences (shared stem and input branches) and `stream()`.
+    Also `lift_padded` for whole edge-padded sequences (per-frame rows shared by all windows) and `stream()`.
     """
 
     def __init__(self, model: AttentionTemporalNet, precision: str = "fp32"):
         super().__init__(model, precision)
         cfg = model.config
-        self.channels = cfg.channels
+        rf = self.receptive_field
+        self.channels = c = cfg.channels
         self.cin = cfg.num_joints_in * cfg.in_features
         self.joints_out = cfg.num_joints_out
         self.num_layers = model.num_layers
-        self.stem_rows = self.receptive_field // 3
+        self.level_sizes = [rf // 3 ** (i + 1) for i in range(self.num_layers + 1)]
         self._add_linear("stem", *_dwsep_dense(model.stem))
         self.input_steps = [3**k for k in range(1, len(model.input_branches) + 1)]
         for k, branch in enumerate(model.input_branches, start=1):
@@ -196,6 +229,7 @@ class FusedAttentionNet(_Fused):
             self._add_linear(f"skip{j}_pw", pw, b)
             self._add_linear(f"skip{j}_res", *_conv1x1_bn(skip.pointwise, skip.bn))
         self._add_linear("head", model.head.weight.double()[:, :, 0].T, model.head.bias.double())
+        self._plan_tables()
 
     def _fold_kernel_attention(self, i: int, ka) -> None:
         dws, gws, gbs = [], [], []
@@ -222,16 +256,136 @@ class FusedAttentionNet(_Fused):
                 torch.cat([ka.excite[m].bias.double() for m in self.ka_order]),
             )
 
-    # --- shared pieces ---------------------------------------------------------------------------
+    def _plan_tables(self) -> None:
+        """Decide which layer-0 products are cheaper per frame than per window, and fold their weights.
 
-    def scores(self, centred: Tensor) -> Tensor:
-        """(B, RF, 2J) root-centred windows -> (B, RF) cosine similarity to the target frame (as the plain model)."""
-        target = centred[:, -1:] if self.causal else centred[:, self.receptive_field // 2 :][:, :1]
-        return F.cosine_similarity(centred, target, dim=-1, eps=1e-6)
+        Layer 0's kernel attention: per window 3*M grouped rows per output position, n0/3 positions; per
+        frame 3*M rows once. Skip (0, k): per window n0/(3*3^k) pointwise rows; per frame 3 rows.
+        """
+        n0, c, groups = self.level_sizes[0], self.channels, self.ka_groups
+        cg, m_count = c // groups, len(self.ka_dilations)
+        self.z_table = n0 // 3 > 3
+        if self.z_table:
+            dw = self._buffers["ka0_dw"].double()  # (3, M, C)
+            gw = self._buffers["ka0_g_w"].double().view(m_count, groups, cg, cg)  # [m, g, in, out]
+            blocks = [dw[k, m].view(groups, cg, 1) * gw[m] for k in range(3) for m in range(m_count)]
+            self._add_linear("z", torch.cat(blocks, dim=2), None)  # (G, cg, 3*M*cg)
+            rows = [range(n0 // 3)]
+            pad_l = self.ka_pad[0]
+            offsets = [[start - pad_l for start in tap[3]] for tap in self.ka_plan]  # [k][m]: q - 3p
+            valid = [p for p in rows[0] if all(0 <= 3 * p + o <= n0 - 1 for tap in offsets for o in tap)]
+            self.z_interior = (valid[0], valid[-1] + 1) if valid else (0, 0)
+            self.z_edges = [p for p in rows[0] if not self.z_interior[0] <= p < self.z_interior[1]]
+            self.z_offsets = offsets
+        self.y_tables = {}
+        for j, (source, k) in enumerate(self.skip_routes):
+            if source == 0 and n0 // (3 * 3**k) > 3:
+                dw = self._buffers[f"skip{j}_dw"].double()  # (3, C)
+                pw = self._buffers[f"skip{j}_pw_w"].double()  # (C, C)
+                self._add_linear(f"y{j}", torch.cat([dw[t][:, None] * pw for t in range(3)], 1), None)
+                self.y_tables[j] = k
+
+    # --- per-frame rows ---------------------------------------------------------------------------
 
     def _rows(self, x: Tensor, name: str) -> Tensor:
         """Mish(DWSep) of triplet rows (N, 3*cin) -> (N, C)."""
         return mish_(self._linear(x, name))
+
+    def _z_rows(self, stem: Tensor) -> Tensor:
+        """Stem rows (N, C) -> (G, N, 3*M*cg): every (tap, branch) grouped product of layer 0's kernel attention."""
+        w = self._buffers["z_w"]
+        groups = self.ka_groups
+        lhs = stem.view(stem.shape[0], groups, -1).transpose(0, 1)
+        return torch.bmm(lhs.to(w.dtype), w).float() if w.dtype != torch.float32 else torch.bmm(lhs, w)
+
+    def _tables(self, frames: Tensor, shared: bool) -> _Tables:
+        """Per-frame tables of W frame blocks (W, N, cin) (the triplet starting at every frame)."""
+        width, n, cin = frames.shape
+        c = self.channels
+
+        def triplets(step: int) -> Tensor:
+            taps = frames.unfold(1, 2 * step + 1, 1)[..., ::step]  # (W, N - 2 step, cin, 3)
+            return taps.transpose(2, 3).reshape(-1, 3 * cin)
+
+        stem = self._rows(triplets(1), "stem")  # (W * (N-2), C)
+        inputs = {k: self._rows(triplets(step), f"input{k}").view(width, -1, c)
+                  for k, step in enumerate(self.input_steps, start=1)}
+        z = None
+        if self.z_table:
+            z = self._z_rows(stem).view(self.ka_groups, width, n - 2, 3 * len(self.ka_dilations), -1)
+            z = z.transpose(0, 1)
+        y = {j: self._linear(stem, f"y{j}").view(width, n - 2, 3, c) for j in self.y_tables}
+        return _Tables(stem.view(width, n - 2, c), inputs, z, y, shared)
+
+    def _level0(self, tables: _Tables, count: int) -> tuple[Tensor, dict[int, list[Tensor]]]:
+        """Views of `count` windows' level-0 rows (count, n0, C) and input-branch rows per level."""
+        c = self.channels
+        base, step0, rows = tables.base(tables.stem, 1)
+        h0 = tables.stem.as_strided((count, self.level_sizes[0], c), (step0, 3 * rows, 1), base)
+        inputs = {}
+        for k, step in enumerate(self.input_steps, start=1):
+            table = tables.inputs[k]
+            base, step0, rows = tables.base(table, 1)
+            base += _offset(step, self.causal) * rows
+            inputs[k] = [table.as_strided((count, self.level_sizes[k], c), (step0, 3 * step * rows, 1), base)]
+        return h0, inputs
+
+    # --- layers -----------------------------------------------------------------------------------
+
+    def _layers(
+        self,
+        first: int,
+        last: int,
+        h: Tensor,
+        incoming: dict[int, list[Tensor]],
+        gates: Tensor | None,
+        tables: _Tables | None = None,
+    ) -> Tensor:
+        """Layers first..last-1 on h (B, n_first, C) (may be a strided view); gates (B, sum of positions).
+
+        `incoming` (level -> tensors to add) is updated with the skip branches' outputs.
+        """
+        batch, c = h.shape[0], self.channels
+        off3 = _offset(3, self.causal)
+        pad_l, pad_r = self.ka_pad
+        for i in range(first, last):
+            n = h.shape[1]
+            gate = None
+            if gates is not None:
+                position = sum(self.level_sizes[:i])
+                gate = gates[:, position : position + n].unsqueeze(-1)  # (B, n, 1)
+            residual = h[:, off3::3]
+            extras = incoming.pop(i, [])
+            for j, (source, k) in enumerate(self.skip_routes):
+                if source != i:
+                    continue
+                if tables is not None and j in self.y_tables:
+                    out = self._skip_table(j, k, gate, residual, tables)
+                else:
+                    out = self._skip(j, k, h, gate, residual)
+                incoming.setdefault(i + 1 + k, []).append(out)
+            if i == 0 and tables is not None and self.z_table:
+                attended = self._ka_table(gate, tables, batch)
+            else:
+                u_pad = torch.empty(batch, n + pad_l + pad_r, c, dtype=h.dtype, device=h.device)
+                u = u_pad[:, pad_l : pad_l + n]
+                if extras:
+                    total = h + extras[0]
+                    for extra in extras[1:]:
+                        total.add_(extra)
+                    torch.mul(total, gate, out=u) if gate is not None else u.copy_(total)
+                elif gate is not None:
+                    torch.mul(h, gate, out=u)
+                else:
+                    u.copy_(h)
+                if pad_l:
+                    u_pad[:, :pad_l] = u[:, :1]
+                if pad_r:
+                    u_pad[:, pad_l + n :] = u[:, -1:]
+                attended = self._kernel_attention(i, u_pad, n)
+            pre = self._linear(attended.reshape(-1, c), f"layer{i}").view(batch, n // 3, c)
+            h = mish_add(pre, residual)
+        return h
 
     def _kernel_attention(self, i: int, u_pad: Tensor, n: int) -> Tensor:
         """Kernel attention of layer i on the edge-padded input (B, n + pads, C) -> (B, n/3, C)."""
@@ -243,22 +397,22 @@ class FusedAttentionNet(_Fused):
         sb, base = u_pad.stride(0), u_pad.storage_offset()
         d = torch.empty(batch, rows, m_count, c, dtype=u_pad.dtype, device=u_pad.device)
         for k, (kind, first, step, starts) in enumerate(self.ka_plan):
+            if kind == "each":
+                for m, start in enumerate(starts):
+                    view = u_pad.as_strided((batch, rows, c), (sb, 3 * c, 1), base + start * c)
+                    if k == 0:
+                        torch.mul(view, dw[k, m], out=d[:, :, m])
+                    else:
+                        d[:, :, m].addcmul_(view, dw[k, m])
+                continue
             if kind == "broadcast":
                 view = u_pad.as_strided((batch, rows, 1, c), (sb, 3 * c, 0, 1), base + first * c)
-            elif kind == "strided":
+            else:
                 view = u_pad.as_strided((batch, rows, m_count, c), (sb, 3 * c, step * c, 1), base + first * c)
-            if kind != "each":
-                if k == 0:
-                    torch.mul(view, dw[k], out=d)
-                else:
-                    d.addcmul_(view, dw[k])
-                continue
-            for m, start in enumerate(starts):
-                view = u_pad.as_strided((batch, rows, c), (sb, 3 * c, 1), base + start * c)
-                if k == 0:
-                    torch.mul(view, dw[k, m], out=d[:, :, m])
-                else:
-                    d[:, :, m].addcmul_(view, dw[k, m])
+            if k == 0:
+                torch.mul(view, dw[k], out=d)
+            else:
+                d.addcmul_(view, dw[k])
         # Grouped 1x1 convolutions of all branches: one batched matmul over (branch, group) blocks.
         groups = self.ka_groups
         cg = c // groups
@@ -271,10 +425,64 @@ class FusedAttentionNet(_Fused):
         else:
             torch.bmm(lhs, w, out=e.view(n_rows, m_count * groups, cg).transpose(0, 1))
         e.add_(p[f"ka{i}_gb"])
-        mish_(e)
+        return self._ka_fuse(i, mish_(e))
+
+    def _ka_table(self, gate: Tensor | None, tables: _Tables, batch: int) -> Tensor:
+        """Layer 0's kernel attention from the per-frame z rows: sum over taps of gate * row, + bias."""
+        z = tables.z
+        base, step0, rows = tables.base(z, 2)
+        gstride = z.stride(1)
+        c, groups = self.channels, self.ka_groups
+        cg, m_count = c // groups, len(self.ka_dilations)
+        n0, positions = self.level_sizes[0], self.level_sizes[1]
+        if gate is None:
+            gate = torch.ones(batch, n0, 1, device=z.device)
+        asb, aoff = gate.stride(0), gate.storage_offset()
+        bias = self._buffers["ka0_gb"].view(m_count, groups, cg)
+        e = torch.empty(batch, positions, m_count, c, device=z.device)
+        e5 = e.view(batch, positions, m_count, groups, cg)
+        lo, hi = self.z_interior
+        for k, (kind, _, step, _) in enumerate(self.ka_plan):
+            offsets = self.z_offsets[k]
+            if hi <= lo:
+                break
+            if kind == "each":
+                parts = [(m, [offsets[m]], 0) for m in range(m_count)]
+            else:
+                parts = [(slice(None), offsets, step if kind == "strided" else 0)]
+            for m, offs, mstep in parts:
+                width = m_count if isinstance(m, slice) else 1
+                first_m = 0 if isinstance(m, slice) else m
+                zv = z.as_strided(
+                    (batch, hi - lo, width, groups, cg), (step0, 9 * rows, 3 * mstep * rows + cg, gstride, 1),
+                    base + 3 * (3 * lo + offs[0]) * rows + (k * m_count + first_m) * cg,
+                )
+                av = gate.as_strided((batch, hi - lo, width, 1, 1), (asb, 3, mstep, 0, 0), aoff + 3 * lo + offs[0])
+                target = e5[:, lo:hi] if width == m_count else e5[:, lo:hi, first_m : first_m + 1]
+                if k == 0:
+                    torch.addcmul(bias[first_m : first_m + width], av, zv, out=target)
+                else:
+                    target.addcmul_(av, zv)
+        for p in self.z_edges:  # replicate padding: clamped taps
+            for m in range(m_count):
+                target = e5[:, p, m]
+                for k in range(3):
+                    q = min(max(3 * p + self.z_offsets[k][m], 0), n0 - 1)
+                    zv = z.as_strided((batch, groups, cg), (step0, gstride, 1),
+                                      base + 3 * q * rows + (k * m_count + m) * cg)
+                    av = gate.as_strided((batch, 1, 1), (asb, 0, 0), aoff + q)
+                    if k == 0:
+                        torch.addcmul(bias[m], av, zv, out=target)
+                    else:
+                        target.addcmul_(av, zv)
+        return self._ka_fuse(0, mish_(e))
+
+    def _ka_fuse(self, i: int, e: Tensor) -> Tensor:
+        """Selective-kernel fusion of the branch outputs e (B, P, M, C) -> (B, P, C)."""
+        batch, positions, m_count, c = e.shape
         if m_count == 1:
             return e[:, :, 0]
-        pooled = e.sum(dim=1).sum(dim=1).div_(rows)  # (B, C): mean over time of the sum of branches
+        pooled = e.sum(dim=1).sum(dim=1).div_(positions)  # (B, C): mean over time of the sum of branches
         logits = self._linear(self._linear(pooled, f"ka{i}_sq"), f"ka{i}_ex").view(batch, m_count, c)
         weights = torch.softmax(logits, dim=1).unsqueeze(1)  # (B, 1, M, C)
         out = torch.mul(e[:, :, 0], weights[:, :, 0])
@@ -282,69 +490,62 @@ class FusedAttentionNet(_Fused):
             out.addcmul_(e[:, :, m], weights[:, :, m])
         return out
 
-    def _trunk(self, h: Tensor, inputs: dict[int, Tensor], scores: Tensor) -> Tensor:
-        """Layers from level 0 on: h (B, RF/3, C) (may be a strided view), input branches per level, scores (B, RF).
-
-        Returns (B, 1, J, 3).
-        """
-        batch, c = h.shape[0], self.channels
-        causal = self.causal
-        off3 = _offset(3, causal)
-        pad_l, pad_r = self.ka_pad
-        gates = torch.sigmoid_(self._linear(scores, "gate")) if self.gate_sizes else None
-        incoming: dict[int, list[Tensor]] = {k: [v] for k, v in inputs.items()}
-        position = 0
-        for i in range(self.num_layers):
-            n = h.shape[1]
-            gate = None
-            if gates is not None:
-                gate = gates[:, position : position + n].unsqueeze(-1)  # (B, n, 1)
-                position += n
-            residual = h[:, off3::3]
-            extras = incoming.pop(i, [])
-            u_pad = torch.empty(batch, n + pad_l + pad_r, c, dtype=h.dtype, device=h.device)
-            u = u_pad[:, pad_l : pad_l + n]
-            if extras:
-                total = h + extras[0]
-                for extra in extras[1:]:
-                    total.add_(extra)
-                torch.mul(total, gate, out=u) if gate is not None else u.copy_(total)
-            elif gate is not None:
-                torch.mul(h, gate, out=u)
-            else:
-                u.copy_(h)
-            routes = [(j, k) for j, (source, k) in enumerate(self.skip_routes) if source == i]
-            if routes:
-                gated = u if not extras else (h * gate if gate is not None else h)
-                for j, k in routes:
-                    incoming.setdefault(i + 1 + k, []).append(self._skip(j, k, gated, residual))
-            if pad_l:
-                u_pad[:, :pad_l] = u[:, :1]
-            if pad_r:
-                u_pad[:, pad_l + n :] = u[:, -1:]
-            attended = self._kernel_attention(i, u_pad, n)
-            pre = self._linear(attended.reshape(-1, c), f"layer{i}").view(batch, n // 3, c)
-            h = mish_add(pre, residual)
-        out = self._linear(h.reshape(batch, c), "head")
-        return out.view(batch, 1, self.joints_out, 3)
-
-    def _skip(self, j: int, k: int, gated: Tensor, residual: Tensor) -> Tensor:
-        """Skip branch j (sampling every 3^k) from the gated level (B, n, C) -> (B, n/3^(k+1), C)."""
-        batch, n, c = gated.shape
+    def _skip(self, j: int, k: int, h: Tensor, gate: Tensor | None, residual: Tensor) -> Tensor:
+        """Skip branch j (sampling every 3^k) from level h (B, n, C) gated by gate (B, n, 1) -> (B, n/3^(k+1), C)."""
+        batch, n, c = h.shape
         step = 3**k
         start = _offset(step, self.causal)
         rows = n // step // 3
-        sb, st, sc = gated.stride()
-        triplets = gated.as_strided(
-            (batch, rows, 3, c), (sb, 3 * step * st, step * st, sc), gated.storage_offset() + start * st
-        )
+        sb, st, sc = h.stride()
+        triplets = h.as_strided((batch, rows, 3, c), (sb, 3 * step * st, step * st, sc),
+                                h.storage_offset() + start * st)
+        if gate is not None:
+            gb, gt = gate.stride(0), gate.stride(1)
+            triplets = triplets * gate.as_strided((batch, rows, 3, 1), (gb, 3 * step * gt, step * gt, 0),
+                                                  gate.storage_offset() + start * gt)
         dw = self._buffers[f"skip{j}_dw"]
-        d = torch.empty(batch, rows, c, dtype=gated.dtype, device=gated.device)
+        d = torch.empty(batch, rows, c, dtype=h.dtype, device=h.device)
         torch.mul(triplets[:, :, 0], dw[0], out=d)
         d.addcmul_(triplets[:, :, 1], dw[1]).addcmul_(triplets[:, :, 2], dw[2])
         x = self._rows(d.view(-1, c), f"skip{j}_pw")
         pre = self._linear(x, f"skip{j}_res").view(batch, rows, c)
         return mish_add(pre, residual[:, start::step])
+
+    def _skip_table(self, j: int, k: int, gate: Tensor | None, residual: Tensor, tables: _Tables) -> Tensor:
+        """Skip branch j (source level 0) from the per-frame y rows: sum over taps of gate * row, + bias."""
+        y = tables.y[j]
+        batch, c = residual.shape[0], self.channels
+        base, step0, rows = tables.base(y, 1)
+        step = 3**k
+        start = _offset(step, self.causal)
+        count = self.level_sizes[0] // step // 3
+        if gate is None:
+            gate = torch.ones(batch, self.level_sizes[0], 1, device=y.device)
+        bias = self._buffers[f"skip{j}_pw_b"]
+        d = torch.empty(batch, count, c, device=y.device)
+        for t in range(3):
+            q = start + step * t  # level-0 position of tap t for output 0; output r adds 3 * step * r
+            yv = y.as_strided((batch, count, c), (step0, 9 * step * rows, 1), base + 3 * q * rows + t * c)
+            av = gate.as_strided((batch, count, 1), (gate.stride(0), 3 * step * gate.stride(1), 0),
+                                 gate.storage_offset() + q * gate.stride(1))
+            if t == 0:
+                torch.addcmul(bias, av, yv, out=d)
+            else:
+                d.addcmul_(av, yv)
+        pre = self._linear(mish_(d).view(-1, c), f"skip{j}_res").view(batch, count, c)
+        return mish_add(pre, residual[:, start::step])
+
+    def _gates(self, scores: Tensor | None) -> Tensor | None:
+        return torch.sigmoid_(self._linear(scores, "gate")) if self.gate_sizes else None
+
+    def _head(self, h: Tensor) -> Tensor:
+        batch = h.shape[0]
+        return self._linear(h.reshape(batch, self.channels), "head").view(batch, 1, self.joints_out, 3)
+
+    def scores(self, centred: Tensor) -> Tensor:
+        """(B, RF, 2J) root-centred windows -> (B, RF) cosine similarity to the target frame (as the plain model)."""
+        target = centred[:, -1:] if self.causal else centred[:, self.receptive_field // 2 :][:, :1]
+        return F.cosine_similarity(centred, target, dim=-1, eps=1e-6)
 
     # --- windows ---------------------------------------------------------------------------------
 
@@ -357,73 +558,81 @@ class FusedAttentionNet(_Fused):
             raise ValueError(f"expected windows of {rf} frames, got {frames}")
         seq = x.reshape(batch, rf, self.cin).float().contiguous()
         h0 = self._rows(seq.view(batch * rf // 3, 3 * self.cin), "stem").view(batch, rf // 3, c)
-        inputs = {}
+        incoming = {}
         for k, step in enumerate(self.input_steps, start=1):
             sampled = seq[:, _offset(step, self.causal) :: step]
-            rows = rf // step // 3
-            inputs[k] = self._rows(sampled.reshape(batch * rows, 3 * self.cin), f"input{k}").view(batch, rows, c)
-        centred = (x - x[:, :, :1]).flatten(2).float()
-        scores = self.scores(centred) if self.gate_sizes else None
-        return self._trunk(h0, inputs, scores)
+            rows = self.level_sizes[k]
+            incoming[k] = [self._rows(sampled.reshape(batch * rows, 3 * self.cin), f"input{k}").view(batch, rows, c)]
+        gates = self._gates(self.scores((x - x[:, :, :1]).flatten(2).float()) if self.gate_sizes else None)
+        return self._head(self._layers(0, self.num_layers, h0, incoming, gates))
 
     # --- whole sequences -------------------------------------------------------------------------
 
-    def _tables(self, frames: Tensor) -> tuple[Tensor, dict[int, Tensor]]:
-        """Per-frame stem rows (N-2, C) and input-branch rows (N - 2*3^k, C) of a (N, cin) frame block."""
-        stem = self._rows(frames.unfold(0, 3, 1).transpose(1, 2).reshape(-1, 3 * self.cin), "stem")
-        inputs = {}
-        for k, step in enumerate(self.input_steps, start=1):
-            taps = frames.unfold(0, 2 * step + 1, 1)[:, :, ::step]  # (N - 2 step, cin, 3)
-            inputs[k] = self._rows(taps.transpose(1, 2).reshape(-1, 3 * self.cin), f"input{k}")
-        return stem, inputs
+    def _run_tables(self, tables: _Tables, scores: Tensor | None, count: int, sub_batch: int) -> Tensor:
+        """`count` windows whose rows are in `tables` -> (count, 1, J, 3).
 
-    def _window_views(self, stem: Tensor, inputs: dict[int, Tensor], first: int, count: int):
-        """Level-0 rows and input-branch rows of `count` windows starting at table row `first`, as views."""
-        c, rf = self.channels, self.receptive_field
-        h0 = stem.as_strided((count, rf // 3, c), (c, 3 * c, 1), stem.storage_offset() + first * c)
-        views = {}
-        for k, step in enumerate(self.input_steps, start=1):
-            table = inputs[k]
-            start = first + _offset(step, self.causal)
-            views[k] = table.as_strided((count, rf // step // 3, c), (c, 3 * step * c, 1),
-                                        table.storage_offset() + start * c)
-        return h0, views
+        Layer 0 (the widest level) runs in sub-batches of `sub_batch` windows so its tensors stay in cache;
+        the deeper layers, whose matmuls have few rows per window, run on the whole batch.
+        """
+        gates = self._gates(scores)
+        if count <= sub_batch or self.num_layers == 1:
+            h0, incoming = self._level0(tables, count)
+            return self._head(self._layers(0, self.num_layers, h0, incoming, gates, tables))
+        parts: list[Tensor] = []
+        routed: dict[int, list[list[Tensor]]] = {}
+        for start in range(0, count, sub_batch):
+            size = min(sub_batch, count - start)
+            sub = tables.at(tables.first + start) if tables.shared else tables
+            h0, _ = self._level0(sub, size)
+            out: dict[int, list[Tensor]] = {}
+            sub_gates = gates[start : start + size] if gates is not None else None
+            parts.append(self._layers(0, 1, h0, out, sub_gates, sub))
+            for level, tensors in out.items():
+                routed.setdefault(level, []).append(tensors)
+        _, incoming = self._level0(tables, count)
+        for level, pieces in routed.items():
+            incoming.setdefault(level, []).extend(torch.cat(list(group)) for group in zip(*pieces, strict=True))
+        h1 = torch.cat(parts)
+        return self._head(self._layers(1, self.num_layers, h1, incoming, gates))
 
     @torch.inference_mode()
-    def lift_padded(self, padded: Tensor, batch_size: int = 64, chunk_windows: int = 2048) -> Tensor:
+    def lift_padded(
+        self, padded: Tensor, batch_size: int = 64, sub_batch: int = 16, chunk_windows: int = 2048
+    ) -> Tensor:
         """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3): one output per window, windows in batches."""
-        rf = self.receptive_field
+        rf, cin = self.receptive_field, self.cin
         total = padded.shape[0] - rf + 1
-        frames_all = padded.reshape(padded.shape[0], self.cin).float()
-        centred_all = (padded - padded[:, :1]).reshape(padded.shape[0], self.cin).float().contiguous()
+        frames_all = padded.reshape(padded.shape[0], cin).float().contiguous()
+        centred_all = (padded - padded[:, :1]).reshape(padded.shape[0], cin).float().contiguous()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
         target = rf - 1 if self.causal else rf // 2
         for chunk in range(0, total, chunk_windows):
             count = min(chunk_windows, total - chunk)
-            stem, inputs = self._tables(frames_all[chunk : chunk + count + rf - 1])
+            tables = self._tables(frames_all[None, chunk : chunk + count + rf - 1], shared=True)
             for first in range(0, count, batch_size):
                 size = min(batch_size, count - first)
-                h0, views = self._window_views(stem, inputs, first, size)
                 scores = None
                 if self.gate_sizes:
-                    windows = centred_all.as_strided((size, rf, self.cin), (self.cin, self.cin, 1),
-                                                     (chunk + first) * self.cin)
-                    targets = centred_all[chunk + first + target : chunk + first + target + size].unsqueeze(1)
-                    scores = F.cosine_similarity(windows, targets, dim=-1, eps=1e-6)
-                out[chunk + first : chunk + first + size] = self._trunk(h0, views, scores)[:, 0]
+                    at = chunk + first
+                    windows = centred_all.as_strided((size, rf, cin), (cin, cin, 1), at * cin)
+                    scores = F.cosine_similarity(windows, centred_all[at + target : at + target + size, None],
+                                                 dim=-1, eps=1e-6)
+                poses = self._run_tables(tables.at(first), scores, size, sub_batch)
+                out[chunk + first : chunk + first + size] = poses[:, 0]
         return out
 
     def stream(self, flip_permutation: np.ndarray | None = None) -> FusedStream:
-        """A frame-by-frame lifter (causal model) that reuses the stem and input-branch rows of past frames."""
+        """A frame-by-frame lifter (causal model) that reuses the per-frame rows of past frames."""
         return FusedStream(self, flip_permutation)
 
 
 class FusedStream:
     """Causal frame-by-frame lifting with the fused network; the same outputs as re-running each window.
 
-    Each push computes only the newest stem and input-branch rows; older rows live in rings (written twice,
-    so the last R rows are always one contiguous view). With a flip permutation the mirrored input runs in
-    the same batch and the output is the flip average, as in `LiftStream`.
+    Each push computes only the newest frame's per-frame rows (stem, input branches, layer-0 products);
+    older rows live in rings written twice, so the last R rows are always one strided view. With a flip
+    permutation the mirrored input runs in the same batch and the output is the flip average, as in
+    `LiftStream`.
     """
 
     def __init__(self, net: FusedAttentionNet, flip_permutation: np.ndarray | None = None):
@@ -433,26 +642,31 @@ class FusedStream:
         self.flip = None if flip_permutation is None else torch.as_tensor(np.asarray(flip_permutation))
         self.batch = 1 if self.flip is None else 2
         rf = net.receptive_field
-        self.ring_rows = {"frames": rf, "stem": rf - 2}
+        # name -> (rows kept, rows dimension of the ring tensor)
+        self.layout = {"frames": (rf, 1), "stem": (rf - 2, 1)}
         for k, step in enumerate(net.input_steps, start=1):
-            self.ring_rows[f"input{k}"] = rf - 3 * step + 1
+            self.layout[f"input{k}"] = (rf - 2 * step, 1)
+        if net.z_table:
+            self.layout["z"] = (rf - 2, 2)
+        for j in net.y_tables:
+            self.layout[f"y{j}"] = (rf - 2, 1)
         self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next frame starts a new stream."""
         self.rings: dict[str, Tensor] = {}
-        self.position = 0
+        self.position = -1
 
-    def _ring_push(self, name: str, rows: Tensor) -> None:
-        ring, size = self.rings[name], self.ring_rows[name]
+    def _push(self, name: str, rows: Tensor) -> None:
+        size, dim = self.layout[name]
+        ring = self.rings[name]
         pos = self.position % size
-        ring[:, pos] = rows
-        ring[:, pos + size] = rows
+        ring.select(dim, pos).copy_(rows)
+        ring.select(dim, pos + size).copy_(rows)
 
-    def _ring_view(self, name: str) -> Tensor:
-        size = self.ring_rows[name]
-        pos = (self.position % size) + 1
-        return self.rings[name][:, pos : pos + size]
+    def _view(self, name: str) -> Tensor:
+        size, dim = self.layout[name]
+        return self.rings[name].narrow(dim, self.position % size + 1, size)
 
     def _frame_rows(self, frame: Tensor) -> Tensor:
         """(J, 2) -> (batch, cin): the frame, and its mirror image when flip averaging."""
@@ -467,28 +681,37 @@ class FusedStream:
     def push(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         """frame_2d (J, 2) normalised screen coordinates -> (J, 3) root-relative metres, camera frame."""
         net = self.net
-        rf, c, cin = net.receptive_field, net.channels, net.cin
-        frame = torch.as_tensor(np.asarray(frame_2d, dtype=np.float32))
-        x = self._frame_rows(frame)  # (batch, cin)
+        rf, cin, c = net.receptive_field, net.cin, net.channels
+        x = self._frame_rows(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)))  # (batch, cin)
         if not self.rings:
             self._start(x)
         else:
             self.position += 1
-            self._ring_push("frames", x)
-            frames = self._ring_view("frames")  # (batch, RF, cin), newest last
-            self._ring_push("stem", net._rows(frames[:, -3:].reshape(self.batch, 3 * cin), "stem"))
+            self._push("frames", x)
+            frames = self._view("frames")  # (batch, RF, cin), newest last
+            stem = net._rows(frames[:, -3:].reshape(self.batch, 3 * cin), "stem")
+            self._push("stem", stem)
             for k, step in enumerate(net.input_steps, start=1):
                 taps = frames[:, rf - 1 - 2 * step :: step].reshape(self.batch, 3 * cin)
-                self._ring_push(f"input{k}", net._rows(taps, f"input{k}"))
-        frames = self._ring_view("frames")
-        h0 = self._ring_view("stem")[:, ::3]
-        inputs = {k: self._ring_view(f"input{k}")[:, :: 3 * step] for k, step in enumerate(net.input_steps, start=1)}
+                self._push(f"input{k}", net._rows(taps, f"input{k}"))
+            if net.z_table:
+                self._push("z", net._z_rows(stem).transpose(0, 1))
+            for j in net.y_tables:
+                self._push(f"y{j}", net._linear(stem, f"y{j}"))
+        frames = self._view("frames")
+        m3 = 3 * len(net.ka_dilations)
+        tables = _Tables(
+            stem=self._view("stem"),
+            inputs={k: self._view(f"input{k}") for k in range(1, len(net.input_steps) + 1)},
+            z=self._view("z").unflatten(-1, (m3, -1)) if net.z_table else None,
+            y={j: self._view(f"y{j}").unflatten(-1, (3, c)) for j in net.y_tables},
+            shared=False,
+        )
         scores = None
         if net.gate_sizes:
-            j = frames.shape[-1] // 2
-            centred = (frames.view(self.batch, rf, j, 2) - frames.view(self.batch, rf, j, 2)[:, :, :1]).flatten(2)
-            scores = net.scores(centred)
-        out = net._trunk(h0, inputs, scores)[:, 0]  # (batch, J, 3)
+            joints = frames.view(self.batch, rf, -1, 2)
+            scores = net.scores((joints - joints[:, :, :1]).flatten(2))
+        out = net._run_tables(tables, scores, self.batch, self.batch)[:, 0]  # (batch, J, 3)
         if self.flip is None:
             return out[0].numpy()
         mirrored = out[1, self.flip].clone()
@@ -498,16 +721,17 @@ class FusedStream:
     def _start(self, x: Tensor) -> None:
         """The first frame fills the whole window (edge padding), so every ring starts full."""
         net = self.net
-        rf = net.receptive_field
-        frames = x.unsqueeze(1).expand(self.batch, rf, x.shape[-1])
-        tables = [net._tables(frames[b]) for b in range(self.batch)]
-        sources = {"frames": frames, "stem": torch.stack([t[0] for t in tables])}
-        for k in range(1, len(net.input_steps) + 1):
-            sources[f"input{k}"] = torch.stack([t[1][k] for t in tables])
-        for name, size in self.ring_rows.items():
-            rows = sources[name][:, -size:]
-            self.rings[name] = torch.cat([rows, rows], dim=1).contiguous()
-        self.position = -1  # so that the view of the last `size` rows starts at row 0
+        frames = x.unsqueeze(1).expand(self.batch, net.receptive_field, x.shape[-1]).contiguous()
+        tables = net._tables(frames, shared=False)
+        sources = {"frames": frames, "stem": tables.stem}
+        sources.update({f"input{k}": t for k, t in tables.inputs.items()})
+        if tables.z is not None:
+            sources["z"] = tables.z.flatten(-2)
+        sources.update({f"y{j}": t.flatten(-2) for j, t in tables.y.items()})
+        for name, (size, dim) in self.layout.items():
+            rows = sources[name].narrow(dim, sources[name].shape[dim] - size, size)
+            self.rings[name] = torch.cat([rows, rows], dim=dim).contiguous()
+        self.position = -1  # the view of the last `size` rows starts at row 0 of the second copy
 
 
 # --- VideoPose3D -------------------------------------------------------------------------------
