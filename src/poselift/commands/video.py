@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=None, help="frame rate for keypoint files without a video")
     parser.add_argument("--no-render", action="store_true", help="skip render.mp4")
     parser.add_argument("--no-viewer", action="store_true", help="skip viewer.html")
+    parser.add_argument("--bvh", nargs="?", const="humanoid", choices=("humanoid", "h36m"), default=None,
+                        help="also write animation.bvh (joint naming: humanoid rig or the 17 Human3.6M names)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             person=args.person, all_people=args.all_people, focal=args.focal, model=args.model,
             render=not args.no_render, viewer=not args.no_viewer, max_gap=args.max_gap,
             min_confidence=args.min_confidence, interpolation=args.interpolation, image_size=args.image_size,
-            fps=args.fps, progress=not args.quiet,
+            fps=args.fps, progress=not args.quiet, bvh=args.bvh,
         )
     print(result.summary())
     return 0

@@ -257,12 +257,14 @@ def process_video(
     fps: float | None = None,
     progress: bool = True,
     panel_height: int = 480,
+    bvh: str | None = None,
 ) -> VideoResult:
     """Turn a video (or a 2D keypoint file) into 3D poses and write them to `out_dir`.
 
     `input` is a video, or a keypoint file/folder when there is no video; `keypoints` imports 2D
     keypoints for the video instead of running the detector. `lifter` (anything with `.lift` and `.fps`)
-    overrides `model`. Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
+    overrides `model`. `bvh` ("humanoid" or "h36m" naming) also writes `animation.bvh` for retargeting.
+    Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
     """
     from poselift.video.decode import probe_video, read_timestamps
 
@@ -364,7 +366,7 @@ def process_video(
 
     result = VideoResult(out_dir, {}, times, video_fps, model_fps, size, focal, main, results,
                          [t.id for t in tracks], ground, seconds, speeds, notes)
-    _write_outputs(result, source_layout.name, video, render, viewer, progress, panel_height)
+    _write_outputs(result, source_layout.name, video, render, viewer, progress, panel_height, bvh)
     return result
 
 
@@ -382,7 +384,7 @@ def _choose_tracks(tracks: list[Track], person: int | None, all_people: bool, so
 
 
 def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, render: bool, viewer: bool,
-                   progress: bool, panel_height: int) -> None:
+                   progress: bool, panel_height: int, bvh: str | None = None) -> None:
     out = result.out_dir
     out.mkdir(parents=True, exist_ok=True)
     p = result.person
@@ -416,6 +418,12 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
             units=np.array("pixels"), person_id=np.int64(p.id),
         )
         result.files["keypoints_2d.npz"] = out / "keypoints_2d.npz"
+    if bvh:
+        from poselift.export.bvh_writer import export_bvh
+
+        with _stage(result.stage_seconds, "bvh"):
+            export_bvh(p.poses_world, out / "animation.bvh", fps=result.fps, naming=bvh, frame="world", floor="keep")
+        result.files["animation.bvh"] = out / "animation.bvh"
     camera = result.ground.camera_position()
     if viewer:
         from poselift.video.viewer import ViewerPerson, write_viewer
