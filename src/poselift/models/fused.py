@@ -191,7 +191,7 @@ class FusedAttentionNet(_Fused):
         super().__init__(model, precision)
         cfg = model.config
         rf = self.receptive_field
-        self.channels = c = cfg.channels
+        self.channels = cfg.channels
         self.cin = cfg.num_joints_in * cfg.in_features
         self.joints_out = cfg.num_joints_out
         self.num_layers = model.num_layers
