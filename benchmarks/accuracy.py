@@ -32,7 +32,7 @@ CANDIDATES = {
 
 
 def train_candidate(key: str, args: argparse.Namespace) -> Path:
-    """Train one candidate with the shared recipe (configs/shipped_atcn_81f.toml) and a fixed budget."""
+    """Train one candidate with the shared recipe (configs/shipped_atcn_27f.toml) and a fixed budget."""
     from poselift.training.config import load_config
     from poselift.training.trainer import train
 
@@ -42,7 +42,7 @@ def train_candidate(key: str, args: argparse.Namespace) -> Path:
         f"max_windows_per_epoch={args.windows}", f"seed={args.seed}", f"data.train=['{args.bvh}']",
         f"num_threads={args.threads}", "plot=false",
     ] + [f"model.{k}={v}" for k, v in overrides.items()]
-    config = load_config(REPO / "configs" / "shipped_atcn_81f.toml", settings)
+    config = load_config(REPO / "configs" / "shipped_atcn_27f.toml", settings)
     result = train(config, resume=True, log=lambda message: print(f"  [{key}] {message}", flush=True))
     return result.best_weights or result.final_weights
 

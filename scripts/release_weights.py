@@ -1,7 +1,7 @@
 """Copy a trained run's final weights into the package as a shipped model, with its full metadata.
 
-    python scripts/release_weights.py runs/shipped_atcn_81f/final.safetensors atcn_81f_mocap \
-        --config configs/shipped_atcn_81f.toml
+    python scripts/release_weights.py runs/shipped_atcn_27f/final.safetensors atcn_27f_mocap \
+        --config configs/shipped_atcn_27f.toml
 
 The metadata records the name, the licence, the data's attribution, the config and command that
 produced the weights, and everything the training run stored (fps, joint layout, normalisation).

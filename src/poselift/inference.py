@@ -136,7 +136,7 @@ class Lifter:
     def stream(self) -> LiftStream:
         """A frame-by-frame lifter for real time; needs a causal model."""
         if not self.causal:
-            raise InputError(None, "live lifting needs a causal model (e.g. atcn_81f_causal_mocap)")
+            raise InputError(None, "live lifting needs a causal model (e.g. atcn_27f_causal_mocap)")
         return LiftStream(self)
 
 

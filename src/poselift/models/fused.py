@@ -72,8 +72,29 @@ def _f32(t: Tensor) -> Tensor:
     return t.detach().to(torch.float32).contiguous()
 
 
+def _onednn_pack(weight: Tensor, dtype: torch.dtype) -> Tensor | None:
+    """oneDNN's pre-packed form of an (in, out) weight for `torch.ops.mkldnn._linear_pointwise`, or None.
+
+    Packed once, the weight is not re-laid-out on every call: ~10-25% faster than MKL's addmm at large
+    batches and ~2x at the few rows of a stream.
+    """
+    if weight.device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight.t().contiguous().to(dtype))
+        probe = torch.zeros(1, weight.shape[0], dtype=dtype)
+        torch.ops.mkldnn._linear_pointwise(probe, packed, None, "none", [], "")
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return None
+    return packed
+
+
 class _Fused(nn.Module):
-    """Common parts: weights kept as buffers (so `.to()` moves them), matmuls in float32 or bfloat16."""
+    """Common parts: float32 weights kept as buffers (so `.to()` moves them), and their compute forms.
+
+    Matmuls run through oneDNN with pre-packed weights where available (else torch.mm), in float32 or,
+    with precision "bf16", in bfloat16 with float32 outputs.
+    """
 
     def __init__(self, model: nn.Module, precision: str):
         super().__init__()
@@ -85,21 +106,60 @@ class _Fused(nn.Module):
         self.meta = dict(getattr(model, "meta", {}))
         self.precision = precision
         self._mm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self._kernels: dict[str, Tensor] = {}
 
     def _add_linear(self, name: str, weight: Tensor, bias: Tensor | None) -> None:
-        """weight (in, out), applied as x @ weight + bias."""
-        self.register_buffer(f"{name}_w", _f32(weight).to(self._mm_dtype), persistent=False)
+        """weight (in, out) [or (batch, in, out) for batched matmuls], applied as x @ weight + bias."""
+        self.register_buffer(f"{name}_w", _f32(weight), persistent=False)
         if bias is not None:
             self.register_buffer(f"{name}_b", _f32(bias), persistent=False)
 
+    def _kernel(self, name: str) -> Tensor:
+        """The compute form of weight `name`: oneDNN-packed, or a dense tensor in the matmul dtype."""
+        kernel = self._kernels.get(name)
+        if kernel is None:
+            weight = self._buffers[f"{name}_w"]
+            kernel = _onednn_pack(weight, self._mm_dtype) if weight.dim() == 2 else None
+            if kernel is None:
+                kernel = weight.to(self._mm_dtype)
+            self._kernels[name] = kernel
+        return kernel
+
+    def _prepare(self) -> None:
+        """Build every weight's compute form now rather than on first use."""
+        for key in list(self._buffers):
+            if key.endswith("_w"):
+                self._kernel(key[:-2])
+
+    def _apply(self, fn, recurse=True):
+        self._kernels = {}
+        return super()._apply(fn, recurse)
+
     def _linear(self, x: Tensor, name: str) -> Tensor:
         """(N, in) -> (N, out) = x @ W + b, float32 out."""
-        buffers = self._buffers
-        w, b = buffers[f"{name}_w"], buffers.get(f"{name}_b")
-        if w.dtype != torch.float32:
-            y = torch.mm(x.to(w.dtype), w)
-            return y.float() if b is None else torch.add(y, b)
-        return torch.mm(x, w) if b is None else torch.addmm(b, x, w)
+        kernel, b = self._kernel(name), self._buffers.get(f"{name}_b")
+        if kernel.dtype == torch.float32:
+            if kernel.is_mkldnn:
+                return torch.ops.mkldnn._linear_pointwise(x, kernel, b, "none", [], "")
+            return torch.mm(x, kernel) if b is None else torch.addmm(b, x, kernel)
+        x = x.to(kernel.dtype)
+        y = torch.ops.mkldnn._linear_pointwise(x, kernel, None, "none", [], "") if kernel.is_mkldnn else x @ kernel
+        return y.float() if b is None else torch.add(y, b)
+
+    def _linear_relu(self, x: Tensor, name: str) -> Tensor:
+        """ReLU(x @ W + b), the ReLU fused into oneDNN's matmul where possible."""
+        kernel = self._kernel(name)
+        if kernel.is_mkldnn and kernel.dtype == torch.float32:
+            return torch.ops.mkldnn._linear_pointwise(x, kernel, self._buffers[f"{name}_b"], "relu", [], "")
+        return self._linear(x, name).relu_()
+
+    def _bmm(self, x: Tensor, name: str, out: Tensor | None = None) -> Tensor:
+        """Batched (G, N, in) @ (G, in, out) -> float32 (G, N, out), written into `out` when given."""
+        kernel = self._kernel(name)
+        if kernel.dtype == torch.float32:
+            return torch.bmm(x, kernel, out=out)
+        y = torch.bmm(x.to(kernel.dtype), kernel)
+        return y.float() if out is None else out.copy_(y)
 
     def train(self, mode: bool = True) -> _Fused:
         if mode:
@@ -230,6 +290,7 @@ class FusedAttentionNet(_Fused):
             self._add_linear(f"skip{j}_res", *_conv1x1_bn(skip.pointwise, skip.bn))
         self._add_linear("head", model.head.weight.double()[:, :, 0].T, model.head.bias.double())
         self._plan_tables()
+        self._prepare()
 
     def _fold_kernel_attention(self, i: int, ka) -> None:
         dws, gws, gbs = [], [], []
@@ -293,10 +354,8 @@ class FusedAttentionNet(_Fused):
 
     def _z_rows(self, stem: Tensor) -> Tensor:
         """Stem rows (N, C) -> (G, N, 3*M*cg): every (tap, branch) grouped product of layer 0's kernel attention."""
-        w = self._buffers["z_w"]
-        groups = self.ka_groups
-        lhs = stem.view(stem.shape[0], groups, -1).transpose(0, 1)
-        return torch.bmm(lhs.to(w.dtype), w).float() if w.dtype != torch.float32 else torch.bmm(lhs, w)
+        lhs = stem.view(stem.shape[0], self.ka_groups, -1).transpose(0, 1)
+        return self._bmm(lhs, "z")
 
     def _tables(self, frames: Tensor, shared: bool) -> _Tables:
         """Per-frame tables of W frame blocks (W, N, cin) (the triplet starting at every frame)."""
@@ -417,13 +476,9 @@ class FusedAttentionNet(_Fused):
         groups = self.ka_groups
         cg = c // groups
         n_rows = batch * rows
-        w = p[f"ka{i}_g_w"]
         e = torch.empty(batch, rows, m_count, c, dtype=torch.float32, device=u_pad.device)
         lhs = d.view(n_rows, m_count * groups, cg).transpose(0, 1)
-        if w.dtype != torch.float32:
-            e.view(n_rows, m_count * groups, cg).transpose(0, 1).copy_(torch.bmm(lhs.to(w.dtype), w))
-        else:
-            torch.bmm(lhs, w, out=e.view(n_rows, m_count * groups, cg).transpose(0, 1))
+        self._bmm(lhs, f"ka{i}_g", out=e.view(n_rows, m_count * groups, cg).transpose(0, 1))
         e.add_(p[f"ka{i}_gb"])
         return self._ka_fuse(i, mish_(e))
 
@@ -763,27 +818,20 @@ class FusedVideoPose3DNet(_Fused):
         self._add_linear("head", model.head.weight.double()[:, :, 0].T, model.head.bias.double())
 
     def _dilated(self, h: Tensor, name: str, width: int, dilation: int) -> Tensor:
-        """Dilated conv as `width` accumulated matmuls over row-shifted views: (N, C) -> (N - (w-1)d, C)."""
-        rows = h.shape[0] - (width - 1) * dilation
-        w, b = self._buffers[f"{name}_w"], self._buffers[f"{name}_b"]
-        cin = h.shape[1]
-        if w.dtype != torch.float32:
-            cols = h.as_strided((rows, width, cin), (cin, dilation * cin, 1)).to(w.dtype)
-            return torch.add(torch.mm(cols.view(rows, width * cin), w), b)
-        y = torch.addmm(b, h[:rows], w[:cin])
-        for k in range(1, width):
-            y.addmm_(h[k * dilation : k * dilation + rows], w[k * cin : (k + 1) * cin])
-        return y
+        """ReLU(dilated conv) of rows h (N, C): one matmul over the `width` shifted rows side by side.
+
+        -> (N - (width-1) * dilation, C). The side-by-side rows are one strided view, copied once (im2col).
+        """
+        rows, cin = h.shape[0] - (width - 1) * dilation, h.shape[1]
+        cols = h.as_strided((rows, width, cin), (cin, dilation * cin, 1)).reshape(rows, width * cin)
+        return self._linear_relu(cols, name)
 
     def _sequence(self, x: Tensor) -> Tensor:
         """(N, cin) -> (N - RF + 1, 3J)."""
-        w0 = self.widths[0]
-        rows = x.shape[0] - w0 + 1
-        h = self._dilated(x, "expand", w0, 1).relu_() if w0 > 1 else self._linear(x, "expand").relu_()
-        del rows
+        h = self._dilated(x, "expand", self.widths[0], 1)
         for b, (width, dilation, offset) in enumerate(self.blocks):
-            y = self._dilated(h, f"block{b}_dilated", width, dilation).relu_()
-            z = self._linear(y, f"block{b}_pw").relu_()
+            y = self._dilated(h, f"block{b}_dilated", width, dilation)
+            z = self._linear_relu(y, f"block{b}_pw")
             h = z.add_(h[offset : offset + z.shape[0]])
         return self._linear(h, "head")
 

@@ -149,22 +149,22 @@ PRETRAINED: dict[str, PretrainedWeights] = {
     info.name: info
     for info in (
         PretrainedWeights(
-            name="atcn_81f_mocap",
-            file="atcn_81f_mocap.safetensors",
-            description="attention network, 81 frames, 256 channels, symmetric: the default for offline video",
+            name="atcn_27f_mocap",
+            file="atcn_27f_mocap.safetensors",
+            description="attention network, 27 frames, 192 channels, symmetric: the default for offline video",
             licence=MOCAP_LICENCE,
         ),
         PretrainedWeights(
-            name="atcn_81f_causal_mocap",
-            file="atcn_81f_causal_mocap.safetensors",
-            description="attention network, 81 frames, 256 channels, causal: the default for live use",
+            name="atcn_27f_causal_mocap",
+            file="atcn_27f_causal_mocap.safetensors",
+            description="attention network, 27 frames, 192 channels, causal: the default for live use",
             licence=MOCAP_LICENCE,
         ),
     )
 }
-"""Weights shipped in the package (docs/model-cards.md); trained by configs/shipped_atcn_81f*.toml."""
-DEFAULT_MODEL = "atcn_81f_mocap"
-DEFAULT_CAUSAL_MODEL = "atcn_81f_causal_mocap"
+"""Weights shipped in the package (docs/model-cards.md); trained by configs/shipped_atcn_27f*.toml."""
+DEFAULT_MODEL = "atcn_27f_mocap"
+DEFAULT_CAUSAL_MODEL = "atcn_27f_causal_mocap"
 
 
 def pretrained_path(name: str) -> Path | None:
