@@ -59,7 +59,9 @@ class Lifter:
         batch_size: int = 1024,
         device: str | torch.device = "cpu",
         chunk_frames: int = 8192,
+        optimize: bool = True,
     ):
+        from poselift.models.fused import fuse_for_inference, supports_fusion
         from poselift.models.registry import load_model
 
         module = model if isinstance(model, nn.Module) else load_model(model)
@@ -72,6 +74,10 @@ class Lifter:
         self.skeleton = _skeleton_of(module)
         self._flip_in = torch.as_tensor(self.skeleton.flip_permutation())
         self._flip_out = self._flip_in
+        # optimize: lift with the fused inference form (poselift.models.fused), the same function computed
+        # faster on a CPU; a snapshot of the weights now. optimize=False runs the plain model.
+        fusable = optimize and self.device.type == "cpu" and supports_fusion(self.model)
+        self.fast = fuse_for_inference(self.model) if fusable else None
 
     @property
     def receptive_field(self) -> int:
@@ -117,6 +123,10 @@ class Lifter:
 
     def _lift_padded(self, padded: torch.Tensor) -> torch.Tensor:
         """(T + RF - 1, J, 2) padded -> (T, J, 3)."""
+        if self.fast is not None:
+            if hasattr(self.model, "forward_sequence"):
+                return self.fast.lift_padded(padded, chunk_frames=self.chunk_frames)
+            return self.fast.lift_padded(padded)
         rf = self.receptive_field
         frames = padded.shape[0] - rf + 1
         outputs = []
@@ -149,13 +159,19 @@ class LiftStream:
     def __init__(self, lifter: Lifter):
         self.lifter = lifter
         self.window: deque[np.ndarray] = deque(maxlen=lifter.receptive_field)
+        fast_stream = getattr(lifter.fast, "stream", None)  # the fused attention network's cached stream
+        self._fast = fast_stream(lifter._flip_in.numpy() if lifter.flip else None) if fast_stream else None
 
     def reset(self) -> None:
         self.window.clear()
+        if self._fast is not None:
+            self._fast.reset()
 
     def push(self, frame_2d: np.ndarray) -> np.ndarray:
         """frame_2d (J, 2) normalised screen coordinates -> (J, 3) root-relative metres."""
         frame = validate_keypoints(np.asarray(frame_2d)[None], self.lifter.num_joints)[0]
+        if self._fast is not None:
+            return self._fast.push(frame)
         if not self.window:
             self.window.extend([frame] * self.lifter.receptive_field)
         else:

@@ -22,7 +22,12 @@ function (errors of order 1e-3 relative); it is never the default.
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,11 +42,30 @@ PRECISIONS = ("fp32", "bf16")
 
 # --- elementwise helpers -------------------------------------------------------------------------
 
+_SCRATCH = threading.local()
+
+
+def scratch(slot: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A reusable float32 buffer of `shape` for this thread (its contents are garbage).
+
+    Fresh large tensors cost page faults on first touch (a malloc of a few hundred KB is an mmap); the
+    short-lived temporaries of each layer reuse per-thread buffers instead. A slot is reused by the next
+    call with the same name, so a scratch tensor must be dead by then.
+    """
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    numel = math.prod(shape)
+    buffer = buffers.get(slot)
+    if buffer is None or buffer.numel() < numel or buffer.device != like.device:
+        with torch.inference_mode(False):  # a normal tensor: usable inside and outside inference mode
+            buffer = buffers[slot] = torch.empty(max(numel, 1), device=like.device)
+    return buffer[:numel].view(shape)
+
+
 def mish_ratio(x: Tensor) -> Tensor:
-    """tanh(softplus(x)) as a new tensor, from one exp: with n = e^x, it is n(n+2) / (n(n+2) + 2)."""
-    r = torch.clamp(x, max=20.0)  # beyond 20 the ratio is 1 in float32; the clamp keeps inf/inf away
+    """tanh(softplus(x)) from one exp: with n = e^x it is n(n+2) / (n(n+2) + 2). In a scratch buffer."""
+    r = torch.clamp(x, max=20.0, out=scratch("mish_r", tuple(x.shape), x))  # beyond 20 the ratio is 1
     r.exp_()
-    t = r + 2.0
+    t = torch.add(r, 2.0, out=scratch("mish_t", tuple(x.shape), x))
     r.mul_(t)
     torch.add(r, 2.0, out=t)
     return r.div_(t)
@@ -70,6 +94,49 @@ def _bn(bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
 
 def _f32(t: Tensor) -> Tensor:
     return t.detach().to(torch.float32).contiguous()
+
+
+def run_jobs(jobs: list[Callable[[], None]], workers: int) -> None:
+    """Run independent jobs on `workers` threads, each with one intra-op thread; in order when workers <= 1.
+
+    torch releases the GIL inside its kernels, so the threads compute in parallel without the OpenMP
+    barriers of intra-op parallelism (which stall badly when other processes share the cores). Jobs are
+    handed out one at a time; torch's intra-op thread count is restored afterwards.
+    """
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        for job in jobs:
+            job()
+        return
+    previous = torch.get_num_threads()
+    pending = list(reversed(jobs))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            while True:
+                with lock:
+                    if not pending or errors:
+                        return
+                    job = pending.pop()
+                try:
+                    job()
+                except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
+                    errors.append(error)
+                    return
+
+    threads = [threading.Thread(target=work, name=f"poselift-worker-{i}", daemon=True) for i in range(workers)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        torch.set_num_threads(previous)
+    if errors:
+        raise errors[0]
 
 
 def _onednn_pack(weight: Tensor, dtype: torch.dtype) -> Tensor | None:
@@ -136,12 +203,16 @@ class _Fused(nn.Module):
         return super()._apply(fn, recurse)
 
     def _linear(self, x: Tensor, name: str) -> Tensor:
-        """(N, in) -> (N, out) = x @ W + b, float32 out."""
+        """(N, in) -> (N, out) = x @ W + b, float32 out.
+
+        oneDNN's packed matmul has a fixed cost of ~15 us a call: small float32 products use torch.addmm.
+        """
         kernel, b = self._kernel(name), self._buffers.get(f"{name}_b")
         if kernel.dtype == torch.float32:
-            if kernel.is_mkldnn:
+            if kernel.is_mkldnn and (x.shape[0] >= 32 or kernel.shape[0] * kernel.shape[1] >= 1 << 18):
                 return torch.ops.mkldnn._linear_pointwise(x, kernel, b, "none", [], "")
-            return torch.mm(x, kernel) if b is None else torch.addmm(b, x, kernel)
+            weight = self._buffers[f"{name}_w"]
+            return torch.mm(x, weight) if b is None else torch.addmm(b, x, weight)
         x = x.to(kernel.dtype)
         y = torch.ops.mkldnn._linear_pointwise(x, kernel, None, "none", [], "") if kernel.is_mkldnn else x @ kernel
         return y.float() if b is None else torch.add(y, b)
@@ -216,7 +287,7 @@ class _Tables:
     """Rows that windows share, computed once per frame, and how windows find their rows.
 
     stem (W, rows, C) and inputs[k] (W, rows, C): Mish(DWSep) of the triplet starting at each frame;
-    z (W, G, rows, 3*M, cg): layer 0's grouped kernel-attention products of every tap and branch with the
+    z (W, rows, 3*M, C): layer 0's grouped kernel-attention products of every tap and branch with the
     stem row (the gate scales them per window); y[j] (W, rows, 3, C): skip j's pointwise products of its
     three depthwise taps with the stem row. shared=True: one sequence (W = 1) whose window b starts at row
     first + b; shared=False: a stream's W windows, window b in batch b from row 0.
@@ -353,9 +424,11 @@ class FusedAttentionNet(_Fused):
         return mish_(self._linear(x, name))
 
     def _z_rows(self, stem: Tensor) -> Tensor:
-        """Stem rows (N, C) -> (G, N, 3*M*cg): every (tap, branch) grouped product of layer 0's kernel attention."""
-        lhs = stem.view(stem.shape[0], self.ka_groups, -1).transpose(0, 1)
-        return self._bmm(lhs, "z")
+        """Stem rows (N, C) -> (N, 3*M, C): every (tap, branch) grouped product of layer 0's kernel attention."""
+        n, groups = stem.shape[0], self.ka_groups
+        out = self._bmm(stem.view(n, groups, -1).transpose(0, 1), "z")  # (G, N, 3M * cg)
+        out = out.view(groups, n, -1, self.channels // groups).permute(1, 2, 0, 3).contiguous()
+        return out.view(n, -1, self.channels)
 
     def _tables(self, frames: Tensor, shared: bool) -> _Tables:
         """Per-frame tables of W frame blocks (W, N, cin) (the triplet starting at every frame)."""
@@ -371,8 +444,7 @@ class FusedAttentionNet(_Fused):
                   for k, step in enumerate(self.input_steps, start=1)}
         z = None
         if self.z_table:
-            z = self._z_rows(stem).view(self.ka_groups, width, n - 2, 3 * len(self.ka_dilations), -1)
-            z = z.transpose(0, 1)
+            z = self._z_rows(stem).view(width, n - 2, 3 * len(self.ka_dilations), c)
         y = {j: self._linear(stem, f"y{j}").view(width, n - 2, 3, c) for j in self.y_tables}
         return _Tables(stem.view(width, n - 2, c), inputs, z, y, shared)
 
@@ -418,15 +490,15 @@ class FusedAttentionNet(_Fused):
             for j, (source, k) in enumerate(self.skip_routes):
                 if source != i:
                     continue
-                if tables is not None and j in self.y_tables:
+                if tables is not None and j in tables.y:
                     out = self._skip_table(j, k, gate, residual, tables)
                 else:
                     out = self._skip(j, k, h, gate, residual)
                 incoming.setdefault(i + 1 + k, []).append(out)
-            if i == 0 and tables is not None and self.z_table:
+            if i == 0 and tables is not None and tables.z is not None:
                 attended = self._ka_table(gate, tables, batch)
             else:
-                u_pad = torch.empty(batch, n + pad_l + pad_r, c, dtype=h.dtype, device=h.device)
+                u_pad = scratch("u_pad", (batch, n + pad_l + pad_r, c), h)
                 u = u_pad[:, pad_l : pad_l + n]
                 if extras:
                     total = h + extras[0]
@@ -454,7 +526,7 @@ class FusedAttentionNet(_Fused):
         m_count = len(self.ka_dilations)
         dw = p[f"ka{i}_dw"]  # (3, M, C)
         sb, base = u_pad.stride(0), u_pad.storage_offset()
-        d = torch.empty(batch, rows, m_count, c, dtype=u_pad.dtype, device=u_pad.device)
+        d = scratch("ka_d", (batch, rows, m_count, c), u_pad)
         for k, (kind, first, step, starts) in enumerate(self.ka_plan):
             if kind == "each":
                 for m, start in enumerate(starts):
@@ -476,7 +548,7 @@ class FusedAttentionNet(_Fused):
         groups = self.ka_groups
         cg = c // groups
         n_rows = batch * rows
-        e = torch.empty(batch, rows, m_count, c, dtype=torch.float32, device=u_pad.device)
+        e = scratch("ka_e", (batch, rows, m_count, c), u_pad)
         lhs = d.view(n_rows, m_count * groups, cg).transpose(0, 1)
         self._bmm(lhs, f"ka{i}_g", out=e.view(n_rows, m_count * groups, cg).transpose(0, 1))
         e.add_(p[f"ka{i}_gb"])
@@ -485,17 +557,14 @@ class FusedAttentionNet(_Fused):
     def _ka_table(self, gate: Tensor | None, tables: _Tables, batch: int) -> Tensor:
         """Layer 0's kernel attention from the per-frame z rows: sum over taps of gate * row, + bias."""
         z = tables.z
-        base, step0, rows = tables.base(z, 2)
-        gstride = z.stride(1)
-        c, groups = self.channels, self.ka_groups
-        cg, m_count = c // groups, len(self.ka_dilations)
+        base, step0, rows = tables.base(z, 1)
+        c, m_count = self.channels, len(self.ka_dilations)
         n0, positions = self.level_sizes[0], self.level_sizes[1]
         if gate is None:
             gate = torch.ones(batch, n0, 1, device=z.device)
         asb, aoff = gate.stride(0), gate.storage_offset()
-        bias = self._buffers["ka0_gb"].view(m_count, groups, cg)
-        e = torch.empty(batch, positions, m_count, c, device=z.device)
-        e5 = e.view(batch, positions, m_count, groups, cg)
+        e = scratch("ka_e", (batch, positions, m_count, c), z)
+        e.copy_(self._buffers["ka0_gb"].expand_as(e))
         lo, hi = self.z_interior
         for k, (kind, _, step, _) in enumerate(self.ka_plan):
             offsets = self.z_offsets[k]
@@ -509,27 +578,20 @@ class FusedAttentionNet(_Fused):
                 width = m_count if isinstance(m, slice) else 1
                 first_m = 0 if isinstance(m, slice) else m
                 zv = z.as_strided(
-                    (batch, hi - lo, width, groups, cg), (step0, 9 * rows, 3 * mstep * rows + cg, gstride, 1),
-                    base + 3 * (3 * lo + offs[0]) * rows + (k * m_count + first_m) * cg,
+                    (batch, hi - lo, width, c), (step0, 9 * rows, 3 * mstep * rows + c, 1),
+                    base + 3 * (3 * lo + offs[0]) * rows + (k * m_count + first_m) * c,
                 )
-                av = gate.as_strided((batch, hi - lo, width, 1, 1), (asb, 3, mstep, 0, 0), aoff + 3 * lo + offs[0])
-                target = e5[:, lo:hi] if width == m_count else e5[:, lo:hi, first_m : first_m + 1]
-                if k == 0:
-                    torch.addcmul(bias[first_m : first_m + width], av, zv, out=target)
-                else:
-                    target.addcmul_(av, zv)
+                av = gate.as_strided((batch, hi - lo, width, 1), (asb, 3, mstep, 0), aoff + 3 * lo + offs[0])
+                target = e[:, lo:hi] if width == m_count else e[:, lo:hi, first_m : first_m + 1]
+                target.addcmul_(av, zv)
         for p in self.z_edges:  # replicate padding: clamped taps
             for m in range(m_count):
-                target = e5[:, p, m]
+                target = e[:, p, m]
                 for k in range(3):
                     q = min(max(3 * p + self.z_offsets[k][m], 0), n0 - 1)
-                    zv = z.as_strided((batch, groups, cg), (step0, gstride, 1),
-                                      base + 3 * q * rows + (k * m_count + m) * cg)
-                    av = gate.as_strided((batch, 1, 1), (asb, 0, 0), aoff + q)
-                    if k == 0:
-                        torch.addcmul(bias[m], av, zv, out=target)
-                    else:
-                        target.addcmul_(av, zv)
+                    zv = z.as_strided((batch, c), (step0, 1), base + 3 * q * rows + (k * m_count + m) * c)
+                    av = gate.as_strided((batch, 1), (asb, 0), aoff + q)
+                    target.addcmul_(av, zv)
         return self._ka_fuse(0, mish_(e))
 
     def _ka_fuse(self, i: int, e: Tensor) -> Tensor:
@@ -556,10 +618,11 @@ class FusedAttentionNet(_Fused):
                                 h.storage_offset() + start * st)
         if gate is not None:
             gb, gt = gate.stride(0), gate.stride(1)
-            triplets = triplets * gate.as_strided((batch, rows, 3, 1), (gb, 3 * step * gt, step * gt, 0),
-                                                  gate.storage_offset() + start * gt)
+            triplets = torch.mul(triplets, gate.as_strided((batch, rows, 3, 1), (gb, 3 * step * gt, step * gt, 0),
+                                                           gate.storage_offset() + start * gt),
+                                 out=scratch("skip_g", (batch, rows, 3, c), h))
         dw = self._buffers[f"skip{j}_dw"]
-        d = torch.empty(batch, rows, c, dtype=h.dtype, device=h.device)
+        d = scratch("skip_d", (batch, rows, c), h)
         torch.mul(triplets[:, :, 0], dw[0], out=d)
         d.addcmul_(triplets[:, :, 1], dw[1]).addcmul_(triplets[:, :, 2], dw[2])
         x = self._rows(d.view(-1, c), f"skip{j}_pw")
@@ -652,17 +715,26 @@ class FusedAttentionNet(_Fused):
 
     @torch.inference_mode()
     def lift_padded(
-        self, padded: Tensor, batch_size: int = 64, sub_batch: int = 16, chunk_windows: int = 2048
+        self,
+        padded: Tensor,
+        batch_size: int = 64,
+        sub_batch: int = 16,
+        chunk_windows: int = 1024,
+        workers: int | None = None,
     ) -> Tensor:
-        """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3): one output per window, windows in batches."""
+        """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3): one output per window.
+
+        Chunks of `chunk_windows` windows (their per-frame tables bound the memory) are shared among
+        `workers` threads (default: torch's intra-op thread count); batches of `batch_size` windows.
+        """
         rf, cin = self.receptive_field, self.cin
         total = padded.shape[0] - rf + 1
         frames_all = padded.reshape(padded.shape[0], cin).float().contiguous()
         centred_all = (padded - padded[:, :1]).reshape(padded.shape[0], cin).float().contiguous()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
         target = rf - 1 if self.causal else rf // 2
-        for chunk in range(0, total, chunk_windows):
-            count = min(chunk_windows, total - chunk)
+
+        def chunk_job(chunk: int, count: int) -> None:
             tables = self._tables(frames_all[None, chunk : chunk + count + rf - 1], shared=True)
             for first in range(0, count, batch_size):
                 size = min(batch_size, count - first)
@@ -674,11 +746,15 @@ class FusedAttentionNet(_Fused):
                                                  dim=-1, eps=1e-6)
                 poses = self._run_tables(tables.at(first), scores, size, sub_batch)
                 out[chunk + first : chunk + first + size] = poses[:, 0]
+
+        starts = range(0, total, chunk_windows)
+        jobs = [partial(chunk_job, chunk, min(chunk_windows, total - chunk)) for chunk in starts]
+        run_jobs(jobs, torch.get_num_threads() if workers is None else workers)
         return out
 
-    def stream(self, flip_permutation: np.ndarray | None = None) -> FusedStream:
+    def stream(self, flip_permutation: np.ndarray | None = None, **options: Any) -> FusedStream:
         """A frame-by-frame lifter (causal model) that reuses the per-frame rows of past frames."""
-        return FusedStream(self, flip_permutation)
+        return FusedStream(self, flip_permutation, **options)
 
 
 class FusedStream:
@@ -690,9 +766,24 @@ class FusedStream:
     `LiftStream`.
     """
 
-    def __init__(self, net: FusedAttentionNet, flip_permutation: np.ndarray | None = None):
+    def __init__(
+        self,
+        net: FusedAttentionNet,
+        flip_permutation: np.ndarray | None = None,
+        z_rows: bool = False,
+        y_rows: bool = False,
+        threads: int | None = -1,
+    ):
         if not net.causal:
             raise ValueError("streaming needs a causal model")
+        # Intra-op threads during a push: a narrow network's per-frame ops are too small to gain from
+        # OpenMP (and its barriers stall when other processes share the cores), so it runs on one thread;
+        # -1 picks 1 below 512 channels and torch's setting (None) above.
+        self.threads = (1 if net.channels < 512 else None) if threads == -1 else threads
+        # Per-frame layer-0 products (z: kernel attention, y: skip pointwise) do not pay at a batch of 2:
+        # reading their wide weights costs as much as the per-window rows they replace. Off by default.
+        self.z_rows = z_rows and net.z_table
+        self.y_rows = list(net.y_tables) if y_rows else []
         self.net = net
         self.flip = None if flip_permutation is None else torch.as_tensor(np.asarray(flip_permutation))
         self.batch = 1 if self.flip is None else 2
@@ -701,9 +792,9 @@ class FusedStream:
         self.layout = {"frames": (rf, 1), "stem": (rf - 2, 1)}
         for k, step in enumerate(net.input_steps, start=1):
             self.layout[f"input{k}"] = (rf - 2 * step, 1)
-        if net.z_table:
-            self.layout["z"] = (rf - 2, 2)
-        for j in net.y_tables:
+        if self.z_rows:
+            self.layout["z"] = (rf - 2, 1)
+        for j in self.y_rows:
             self.layout[f"y{j}"] = (rf - 2, 1)
         self.reset()
 
@@ -732,9 +823,19 @@ class FusedStream:
             rows.append(mirrored)
         return torch.stack(rows).reshape(self.batch, -1)
 
-    @torch.inference_mode()
     def push(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         """frame_2d (J, 2) normalised screen coordinates -> (J, 3) root-relative metres, camera frame."""
+        if self.threads is None:
+            return self._push_frame(frame_2d)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return self._push_frame(frame_2d)
+        finally:
+            torch.set_num_threads(previous)
+
+    @torch.inference_mode()
+    def _push_frame(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         net = self.net
         rf, cin, c = net.receptive_field, net.cin, net.channels
         x = self._frame_rows(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)))  # (batch, cin)
@@ -749,17 +850,17 @@ class FusedStream:
             for k, step in enumerate(net.input_steps, start=1):
                 taps = frames[:, rf - 1 - 2 * step :: step].reshape(self.batch, 3 * cin)
                 self._push(f"input{k}", net._rows(taps, f"input{k}"))
-            if net.z_table:
-                self._push("z", net._z_rows(stem).transpose(0, 1))
-            for j in net.y_tables:
+            if self.z_rows:
+                self._push("z", net._z_rows(stem).flatten(1))
+            for j in self.y_rows:
                 self._push(f"y{j}", net._linear(stem, f"y{j}"))
         frames = self._view("frames")
         m3 = 3 * len(net.ka_dilations)
         tables = _Tables(
             stem=self._view("stem"),
             inputs={k: self._view(f"input{k}") for k in range(1, len(net.input_steps) + 1)},
-            z=self._view("z").unflatten(-1, (m3, -1)) if net.z_table else None,
-            y={j: self._view(f"y{j}").unflatten(-1, (3, c)) for j in net.y_tables},
+            z=self._view("z").unflatten(-1, (m3, c)) if self.z_rows else None,
+            y={j: self._view(f"y{j}").unflatten(-1, (3, c)) for j in self.y_rows},
             shared=False,
         )
         scores = None
@@ -780,9 +881,9 @@ class FusedStream:
         tables = net._tables(frames, shared=False)
         sources = {"frames": frames, "stem": tables.stem}
         sources.update({f"input{k}": t for k, t in tables.inputs.items()})
-        if tables.z is not None:
+        if self.z_rows:
             sources["z"] = tables.z.flatten(-2)
-        sources.update({f"y{j}": t.flatten(-2) for j, t in tables.y.items()})
+        sources.update({f"y{j}": tables.y[j].flatten(-2) for j in self.y_rows})
         for name, (size, dim) in self.layout.items():
             rows = sources[name].narrow(dim, sources[name].shape[dim] - size, size)
             self.rings[name] = torch.cat([rows, rows], dim=dim).contiguous()
@@ -816,6 +917,7 @@ class FusedVideoPose3DNet(_Fused):
             pad = (block.width - 1) * block.dilation // 2
             self.blocks.append((block.width, block.dilation, pad + (pad if block.causal else 0)))
         self._add_linear("head", model.head.weight.double()[:, :, 0].T, model.head.bias.double())
+        self._prepare()
 
     def _dilated(self, h: Tensor, name: str, width: int, dilation: int) -> Tensor:
         """ReLU(dilated conv) of rows h (N, C): one matmul over the `width` shifted rows side by side.
@@ -848,15 +950,24 @@ class FusedVideoPose3DNet(_Fused):
     forward_sequence = forward
 
     @torch.inference_mode()
-    def lift_padded(self, padded: Tensor, chunk_frames: int = 8192) -> Tensor:
-        """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3), in overlapping chunks (bounded memory)."""
+    def lift_padded(self, padded: Tensor, chunk_frames: int = 8192, workers: int | None = None) -> Tensor:
+        """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3), in overlapping chunks (bounded memory).
+
+        Chunks (at most `chunk_frames` outputs, at least one per worker thread) run on `workers` threads.
+        """
         rf = self.receptive_field
         total = padded.shape[0] - rf + 1
         seq = padded.reshape(padded.shape[0], self.cin).float()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
-        for start in range(0, total, chunk_frames):
-            stop = min(total, start + chunk_frames)
+        workers = torch.get_num_threads() if workers is None else workers
+        pieces = max(-(-total // chunk_frames), min(workers, -(-total // (4 * rf))))
+        size = -(-total // pieces)
+
+        def chunk_job(start: int) -> None:
+            stop = min(total, start + size)
             out[start:stop] = self._sequence(seq[start : stop + rf - 1].contiguous()).view(-1, self.joints_out, 3)
+
+        run_jobs([partial(chunk_job, start) for start in range(0, total, size)], workers)
         return out
 
 
