@@ -83,7 +83,7 @@ def describe(weights: str | Path) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bvh", type=Path, default=DEFAULT_BVH, help="Bandai Namco BVH folder")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "accuracy", help="training run folders")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "accuracy", help="run folders")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--windows", type=int, default=30000, help="training windows per epoch")
     parser.add_argument("--seed", type=int, default=0)

@@ -326,12 +326,14 @@ def stream(name: str, overrides: dict, frames: int, plain_frames: int, alternati
 
 
 def train(steps: int, batch: int, sequences: int, frames: int) -> dict[str, Any]:
-    """Training windows/s, sampling included: the vectorised sampler against the per-window Python loop.
+    """Training windows/s, sampling included, against the per-window Python-loop sampler with the plain model.
 
-    Both feed the same plain model (the shipped default's stand-in, atcn_81f at 256 channels) through the
-    same step: forward, MPJPE, backward, Ranger.
+    All feed the shipped default's stand-in (atcn_81f, 256 channels) through the same step: forward, MPJPE,
+    backward, Ranger. "fast": the vectorised WindowSampler and the channels-last training form (same
+    parameters, function and gradients); "sampler_only": the vectorised sampler with the plain forward.
     """
     from poselift.data.sequences import PoseSequence
+    from poselift.models.fused import training_form
     from poselift.training import losses
     from poselift.training.config import OptimConfig
     from poselift.training.optim import build_optimizer
@@ -341,21 +343,26 @@ def train(steps: int, batch: int, sequences: int, frames: int) -> dict[str, Any]
     data = [PoseSequence(keypoints(frames, seed=10 + i), rng.normal(0, 0.3, (frames, 17, 3)).astype(np.float32))
             for i in range(sequences)]
     results: dict[str, Any] = {}
-    for label, sampler_class in (("fast", WindowSampler), ("baseline", LoopWindowSampler)):
+    plans = (("fast", WindowSampler, True), ("sampler_only", WindowSampler, False),
+             ("baseline", LoopWindowSampler, False))
+    for label, sampler_class, fast_forward in plans:
         model = random_model("atcn_81f", channels=256).train()
+        net = training_form(model) if fast_forward else model
         optimizer = build_optimizer(model.parameters(), OptimConfig())
         sampler = sampler_class(data, model.receptive_field, causal=model.causal)
         order = np.random.default_rng(4).permutation(sampler.num_windows)
         flips = np.random.default_rng(5).random(sampler.num_windows) < 0.5
         batches = [(order[b * batch : (b + 1) * batch], flips[b * batch : (b + 1) * batch]) for b in range(steps + 1)]
-        training_step(model, optimizer, sampler, *batches[0], losses.mpjpe)  # warm-up
-        gather_s, start = 0.0, time.perf_counter()
+        training_step(net, optimizer, sampler, *batches[0], losses.mpjpe)  # warm-up
+        gather_s, start, cpu = 0.0, time.perf_counter(), time.process_time()
         for indices, flip in batches[1:]:
-            gather_s += training_step(model, optimizer, sampler, indices, flip, losses.mpjpe)
+            gather_s += training_step(net, optimizer, sampler, indices, flip, losses.mpjpe)
         wall = time.perf_counter() - start
         results[label] = figure(steps * batch / wall, "windows/s", gather_share=gather_s / wall,
-                                gather_ms_per_batch=gather_s / steps * 1e3)
+                                gather_ms_per_batch=gather_s / steps * 1e3,
+                                cpu_ms_per_window=(time.process_time() - cpu) / (steps * batch) * 1e3)
     results["speedup"] = figure(results["fast"]["value"] / results["baseline"]["value"], "x")
+    results["sampler_only_speedup"] = figure(results["sampler_only"]["value"] / results["baseline"]["value"], "x")
     results["batch"] = batch
     return results
 
