@@ -1,23 +1,27 @@
-"""Inference-only fast forms of the models: the same functions as the plain modules, computed faster on a CPU.
+"""Fast forms of the models for a CPU: the same functions as the plain modules, computed with fewer, larger ops.
 
 `fuse_for_inference(model)` returns an eval-only module (no gradients, no dropout, frozen batch-norm
 statistics) that computes what `model.eval()` computes, to float32 rounding (about 1e-6 m):
 
 - every batch norm is folded into the convolution or linear layer beside it (also the one after the
-  temporal-attention Linear and the ones before Mish), and a depthwise-separable stem on the 34 input
+  temporal-attention Linear and the ones before Mish), and the depthwise-separable stem on the 34 input
   channels becomes one (3*34 -> C) matrix;
 - activations are channels-last, (B, T, C) row-major, so each 1x1 convolution is one (B*T, C) @ (C, C')
-  matrix multiply with its weight stored pre-transposed, and strided samplings are views, not copies;
-- the three kernel-attention branches are computed together: their depthwise taps as a few multiply-adds
-  over strided views of one edge-padded input, their grouped 1x1 convolutions as one batched matmul;
-- Mish is computed from one exp and a few in-place operations (torch's Mish kernel costs ~5x more here);
-- whole sequences (`lift_padded`): the stem and the input branches see the same frames in every window,
-  so they are computed once per frame and every window reads them through a strided view;
-- streams (`FusedStream`): the same per pushed frame, with rings of past rows instead of recomputation.
+  matmul, run by oneDNN with its weight packed once; strided samplings are views, not copies;
+- the kernel-attention branches are computed together: their depthwise taps as a few multiply-adds over
+  strided views of one edge-padded input, their grouped 1x1 convolutions as one batched matmul;
+- Mish is computed from one exp and a few in-place operations (torch's Mish kernel costs ~5x more here),
+  and short-lived temporaries reuse per-thread scratch buffers (no page faults on fresh memory);
+- whole sequences (`lift_padded`): what every window computes from the same frames before the first
+  temporal gate (the stem, the input branches, and layer 0's grouped products and the first skip's
+  pointwise products, which the gate only scales) is computed once per frame and read through strided
+  views; the windows are shared among worker threads, each with one intra-op thread;
+- streams (`FusedStream`): the stem and input-branch rows of past frames are kept in rings.
 
-`precision="bf16"` multiplies matrices in bfloat16 (float32 accumulation, activations rounded to bf16 at
-each matmul input): about twice as fast where the CPU has avx512_bf16/AMX, but not bit-for-bit the same
-function (errors of order 1e-3 relative); it is never the default.
+`precision="bf16"` multiplies matrices in bfloat16 (float32 accumulation and outputs): about twice the
+matmul rate where the CPU has avx512_bf16/AMX, but not the same function (errors of order 1e-3 relative);
+never the default. `training_form(model)` is the channels-last forward for training, with autograd: the
+same parameters, function and gradients as the plain model, several times faster backward.
 """
 
 from __future__ import annotations
