@@ -1,7 +1,7 @@
 """Speed of lifting, streaming and training on this machine, each figure beside its baseline measured in the same run.
 
-    python benchmarks/speed.py --json speed.json            # every section (~15 min on 2 cores)
-    python benchmarks/speed.py --json speed.json --quick    # shorter sequences, fewer repeats (~3 min)
+    python benchmarks/speed.py --json speed.json            # every section (~7 min on 2 quiet cores)
+    python benchmarks/speed.py --json speed.json --quick    # shorter sequences, fewer repeats (~2 min)
     python benchmarks/speed.py --only offline,stream        # some sections
     python benchmarks/speed.py --video clip.mp4             # also time `poselift video` stages
 
@@ -42,7 +42,8 @@ from poselift.models.flops import flops_per_frame
 from poselift.models.fused import fuse_for_inference
 from poselift.models.registry import create_model
 
-SECTIONS = ("offline", "default", "videopose3d", "stream", "train", "memory", "video")
+SECTIONS = ("offline", "default", "videopose3d", "stream", "train", "memory", "shipped", "video")
+SHARED_MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap" / "bandai-namco"
 TARGETS = {
     "offline_fast": ("frames/s", ">=", 600.0),
     "offline_speedup": ("x", ">=", 3.0),
@@ -398,8 +399,60 @@ def memory_child(frames: int, model_name: str, overrides: dict) -> None:
     poses = lifter.lift(kp)
     seconds = time.perf_counter() - start
     assert poses.shape == (frames, 17, 3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"peak_mb": peak, "before_mb": before, "seconds": seconds}))
+    print(json.dumps({"peak_mb": peak_rss_mb(), "before_mb": before, "seconds": seconds}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: VmHWM (ru_maxrss would also count the parent's memory at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def shipped(frames: int, stream_frames: int) -> dict[str, Any]:
+    """The shipped pretrained models: lifting (flip on, as `poselift lift`), streaming, and the bf16 error of
+    trained weights on motion-capture 2D (when ../shared's mocap is there)."""
+    from poselift.models.registry import PRETRAINED, load_model
+
+    out: dict[str, Any] = {}
+    real = None
+    if SHARED_MOCAP.is_dir():
+        from poselift.data.mocap_eval import mocap_evaluation_sequences
+
+        files = sorted(SHARED_MOCAP.rglob("*.bvh"))[:12]
+        real = [s.keypoints_2d for s in mocap_evaluation_sequences(files, views_per_clip=2, max_seconds=8.0)]
+    kp = keypoints(frames, seed=7)
+    for name in sorted(PRETRAINED):
+        try:
+            model = load_model(name)
+        except Exception as error:  # noqa: BLE001 - a missing file only skips the figure
+            out[name] = {"skipped": str(error)}
+            continue
+        lifter = Lifter(model)
+        lifter.lift(kp[:300])
+        timing = measure(lambda lifter=lifter: lifter.lift(kp), 3, warmup=0)
+        out[f"{name}_lift"] = figure(frames / timing["wall_s"], "frames/s", note="flip averaging on")
+        if model.causal:
+            stream_obj = lifter.stream()
+            times = []
+            for frame in kp[: stream_frames + 30]:
+                start = time.perf_counter()
+                stream_obj.push(frame)
+                times.append(time.perf_counter() - start)
+            ms = np.array(times[30:]) * 1e3
+            out[f"{name}_stream_median_ms"] = figure(float(np.median(ms)), "ms", p99_ms=float(np.percentile(ms, 99)))
+        if real:
+            plain, low = Lifter(model, flip=False, optimize=False), fuse_for_inference(model, precision="bf16")
+            pairs = [(low.lift_padded(torch.from_numpy(plain.pad_sequence(k))).numpy(), plain.lift(k)) for k in real]
+            joint = np.concatenate([np.linalg.norm(a - b, axis=-1).ravel() for a, b in pairs]) * 1000
+            out[f"{name}_bf16_error_mm"] = figure(float(joint.mean()), "mm", max_mm=float(joint.max()),
+                                                  p99_mm=float(np.percentile(joint, 99)), frames=len(joint) // 17,
+                                                  note="mean per-joint error of bf16 against float32, mocap 2D")
+    return out
 
 
 def video(path: str | None) -> dict[str, Any]:
@@ -419,7 +472,8 @@ def video(path: str | None) -> dict[str, Any]:
     return {
         "stage_seconds": stages,
         "decode_2d_s": figure(front, "s"),
-        "lift_trajectory_render_s": figure(sum(v for k, v in stages.items() if k != "2d"), "s"),
+        "lift_trajectory_render_s": figure(sum(v for k, v in stages.items() if k != "2d"), "s",
+                                           note="every stage after 2D: tracking, lifting, trajectory, render"),
         "total_s": figure(wall, "s", frames=result.num_frames, frames_per_s=result.num_frames / wall),
     }
 
@@ -434,6 +488,18 @@ def flatten(results: dict[str, Any]) -> dict[str, float]:
             if isinstance(value, dict) and "value" in value:
                 flat[f"{section}_{key}"] = value["value"]
     return flat
+
+
+def rescale_roofline(results: dict[str, Any]) -> None:
+    """Express roofline fractions against the best float32 matmul rate seen in the run (less load-dependent)."""
+    rates = results["matmul_gflops"]
+    best = max(v for k, v in rates.items() if k.startswith("fp32"))
+    scale = rates["roofline_fp32"] / best
+    rates["roofline_fp32"] = best
+    for figures in results["sections"].values():
+        for value in figures.values():
+            if isinstance(value, dict) and "roofline_fraction" in value:
+                value["roofline_fraction"] *= scale
 
 
 def check_targets(results: dict[str, Any]) -> dict[str, Any]:
@@ -491,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     results["matmul_gflops"] = rates = matmul_rates(quick)
     print("matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()), flush=True)
     repeats = 2 if quick else 3
+    a, b = torch.randn(4096, 1024), torch.randn(1024, 1024)
     plans: dict[str, Callable[[], dict[str, Any]]] = {
         "offline": lambda: offline("atcn_243f", {}, 1500 if quick else 10_000, repeats, 1 if quick else 2, rates,
                                    args.baseline_batch, with_bf16=True),
@@ -507,15 +574,18 @@ def main(argv: list[str] | None = None) -> int:
         },
         "train": lambda: train(2 if quick else 4, 1024, 20, 1000),
         "memory": lambda: memory(108_000, "atcn_81f", {"channels": 256}),
+        "shipped": lambda: shipped(2000 if quick else 10_000, 200 if quick else 1000),
         "video": lambda: video(args.video),
     }
     for name in sections:
         before = load()
-        print(f"[{name}] load {before} ...", flush=True)
+        rates["fp32_mm_before_" + name] = 2 * 4096 * 1024**2 / measure(lambda: torch.mm(a, b), 5)["wall_s"] / 1e9
+        print(f"[{name}] load {before}, fp32 matmul {rates['fp32_mm_before_' + name]:.0f} GFLOP/s ...", flush=True)
         start = time.perf_counter()
         results["sections"][name] = plans[name]()
         results["load"][name] = {"before": before, "after": load(), "seconds": time.perf_counter() - start}
         print(json.dumps(results["sections"][name], default=float)[:400], flush=True)
+    rescale_roofline(results)
     results["targets"] = check_targets(results)
     results["machine"]["load_average_end"] = list(os.getloadavg())
     print(table(results))

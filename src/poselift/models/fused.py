@@ -231,6 +231,10 @@ class _Fused(nn.Module):
     def _bmm(self, x: Tensor, name: str, out: Tensor | None = None) -> Tensor:
         """Batched (G, N, in) @ (G, in, out) -> float32 (G, N, out), written into `out` when given."""
         kernel = self._kernel(name)
+        if x.shape[1] < 256 and not x.is_contiguous():
+            # Few rows: MKL's batched gemm needs contiguous matrices, else torch loops over the batch.
+            y = torch.bmm(x.contiguous().to(kernel.dtype), kernel)
+            return y.float() if out is None else out.copy_(y)
         if kernel.dtype == torch.float32:
             return torch.bmm(x, kernel, out=out)
         y = torch.bmm(x.to(kernel.dtype), kernel)
@@ -998,6 +1002,19 @@ def _mish_autograd(x: Tensor) -> Tensor:
     return _MishFunction.apply(x)
 
 
+def _dropout(x: Tensor, p: float) -> Tensor:
+    """Dropout (zero with probability p, scale the rest by 1/(1-p)) from one uniform draw per element.
+
+    The same distribution as F.dropout, whose CPU Bernoulli sampler is about 3x slower.
+    """
+    if p <= 0:
+        return x
+    if p >= 1:
+        return x * 0
+    keep = torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))
+    return x * keep
+
+
 def _bn_rows(x: Tensor, bn: nn.BatchNorm1d) -> Tensor:
     """BatchNorm1d applied to channels-last rows (..., C): the statistics of (B, C, T), the same running updates."""
     momentum = bn.momentum
@@ -1062,7 +1079,7 @@ class ChannelsLastAttentionNet(nn.Module):
         causal, off3 = m.causal, _offset(3, m.causal)
 
         def drop(v: Tensor) -> Tensor:
-            return F.dropout(v, cfg.dropout, self.training)
+            return _dropout(v, cfg.dropout) if self.training else v
 
         score = m.attention_scores(x) if m.gates else None
         seq = x.reshape(batch, frames, -1)
