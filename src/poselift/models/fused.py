@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from poselift.models.attention import AttentionTemporalNet
+from poselift.models.attention import AttentionTemporalNet, _offset
 from poselift.models.videopose3d import VideoPose3DNet
 
 PRECISIONS = ("fp32", "bf16")
@@ -83,11 +83,6 @@ def mish_(x: Tensor) -> Tensor:
 def mish_add(x: Tensor, residual: Tensor) -> Tensor:
     """residual + Mish(x), as a new tensor (x is consumed as scratch)."""
     return torch.addcmul(residual, x, mish_ratio(x))
-
-
-def _offset(step: int, causal: bool) -> int:
-    """Where sampling every `step` frames starts (as in the plain models): group centre, or last frame."""
-    return step - 1 if causal else (step - 1) // 2
 
 
 def _bn(bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
