@@ -17,7 +17,8 @@ from poselift.skeleton import H36M17
 
 ATOL = 1e-5  # metres; float32 rounding differences are ~1e-6
 FAMILIES = [n for n in list_models() if "729" not in n]
-ABLATIONS = [{}, {"kernel_attention": False}, {"temporal_attention": False}, {"multi_scale": False}]
+ABLATIONS = [{}, {"kernel_attention": False}, {"temporal_attention": False}, {"multi_scale": False},
+             {"input_norm": "frame"}]
 
 
 @pytest.fixture(autouse=True)
@@ -115,16 +116,18 @@ def test_stream_matches_whole_sequence_lifting(name: str, flip: bool) -> None:
                                atol=ATOL)
 
 
-def test_stream_matches_plain_stream() -> None:
-    model = _model("atcn_27f_causal")
+@pytest.mark.parametrize("input_norm", ["screen", "frame"])
+def test_stream_matches_plain_stream(input_norm: str) -> None:
+    model = _model("atcn_27f_causal", input_norm=input_norm)
     plain, fast = Lifter(model, optimize=False).stream(), Lifter(model).stream()
     for frame in _sequence(40, seed=8).numpy():
         np.testing.assert_allclose(fast.push(frame), plain.push(frame), atol=ATOL)
 
 
+@pytest.mark.parametrize("input_norm", ["screen", "frame"])
 @pytest.mark.parametrize("name", ["atcn_27f", "atcn_81f_causal", "videopose3d_27f", "videopose3d_243f_causal"])
-def test_lifter_optimised_and_plain_agree(name: str) -> None:
-    model = _model(name)
+def test_lifter_optimised_and_plain_agree(name: str, input_norm: str) -> None:
+    model = _model(name, input_norm=input_norm)
     keypoints = _sequence(70, seed=4).numpy()
     fast = Lifter(model, flip=True)
     assert fast.fast is not None
@@ -220,10 +223,11 @@ def test_stream_flip_uses_the_skeleton_permutation() -> None:
     np.testing.assert_allclose(mirrored_pose, pose[H36M17.flip_permutation()] * np.array([-1, 1, 1]), atol=ATOL)
 
 
+@pytest.mark.parametrize("input_norm", ["screen", "frame"])
 @pytest.mark.parametrize("name", [n for n in FAMILIES if n.startswith("atcn")])
-def test_training_form_has_the_same_loss_gradients_and_batch_norm_updates(name: str) -> None:
-    plain = _model(name, channels=16, dropout=0.0).train()
-    twin = _model(name, channels=16, dropout=0.0).train()
+def test_training_form_has_the_same_loss_gradients_and_batch_norm_updates(name: str, input_norm: str) -> None:
+    plain = _model(name, channels=16, dropout=0.0, input_norm=input_norm).train()
+    twin = _model(name, channels=16, dropout=0.0, input_norm=input_norm).train()
     fast = fused.training_form(twin)
     assert isinstance(fast, fused.ChannelsLastAttentionNet)
     assert {id(p) for p in fast.parameters()} == {id(p) for p in twin.parameters()}

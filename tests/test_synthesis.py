@@ -113,6 +113,16 @@ def test_proportion_augmentation_is_symmetric_keeps_directions_and_sets_height()
     assert np.ptp(heights) > 0.25  # varied
 
 
+def test_proportion_augmentation_can_keep_the_bodys_own_size():
+    joints = walk()
+    own = stature(joints)
+    heights = [stature(augment_proportions(joints, np.random.default_rng(s), None)) for s in range(40)]
+    assert 0.85 * own < min(heights) and max(heights) < 1.15 * own  # only the bone factors vary it
+    assert np.ptp(heights) > 0.02 * own
+    narrow = [stature(augment_proportions(joints, np.random.default_rng(s), (1.6, 1.7))) for s in range(10)]
+    assert all(1.6 - 1e-6 <= h <= 1.7 + 1e-6 for h in narrow)
+
+
 def test_proportion_augmentation_keeps_feet_near_the_floor():
     joints = walk()
     for seed in range(5):

@@ -237,6 +237,13 @@ def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir)
     assert not np.array_equal(train0[0].keypoints_2d, train1[0].keypoints_2d)  # fresh cameras each epoch
     np.testing.assert_array_equal(val0[0].keypoints_2d, val1[0].keypoints_2d)  # a fixed validation set
     assert train0[0].fps == 30.0 and np.isfinite(train0[0].poses_3d).all()
+    # Validation keeps the actors' own bodies (as `poselift evaluate --bvh`); training varies them.
+    from poselift.data.mocap import load_mocap
+    from poselift.data.synthesis import bone_lengths
+
+    own = bone_lengths(load_mocap([folder / "dataset-1_bow_tired_001.bvh"])[0].joints_3d)
+    np.testing.assert_allclose(bone_lengths(val0[0].poses_3d), own, atol=1e-4)
+    assert np.abs(bone_lengths(train0[0].poses_3d)[1:] / own[1:] - 1).max() > 0.02
     with pytest.raises(InputError, match="no files match this pattern"):
         build_sequences(load_config(None, ["data.kind=mocap", f"data.train={folder}/nothing_*.bvh"]).data, "train")
 
@@ -282,6 +289,27 @@ def test_resume_after_a_crash_is_bit_identical(data_files, reference_run, tmp_pa
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     for row, ref in zip(rows, ref_rows, strict=True):
         assert row["val_mpjpe_mm"] == ref["val_mpjpe_mm"] and row["train_loss_mm"] == ref["train_loss_mm"]
+
+
+def test_fast_training_form_trains_the_same_weights_as_the_plain_model(data_files, tmp_path):
+    """The channels-last training form is an implementation detail: without dropout (whose masks it draws in
+    another order) a run through it ends with the plain run's weights, under the plain model's state keys."""
+    runs = {}
+    for fast in (True, False):
+        run_dir = tmp_path / f"fast-{fast}"
+        train(_config(data_files, run_dir, "model.dropout=0", f"fast_training={str(fast).lower()}"),
+              log=lambda message: None)
+        runs[fast] = _state(run_dir)
+    from poselift.models.fused import ChannelsLastAttentionNet
+    from poselift.models.registry import create_model
+    from poselift.training.trainer import TrainingModule
+
+    module = TrainingModule(create_model("atcn_27f", channels=16, dropout=0.0), fast=True)
+    assert isinstance(module._fast_forms[0], ChannelsLastAttentionNet)  # the run above went through it
+    assert runs[True].keys() == runs[False].keys()
+    assert all(key.startswith("pose.") for key in runs[True])
+    for key, value in runs[False].items():
+        torch.testing.assert_close(runs[True][key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
 def test_max_steps_stops_and_the_next_call_continues_exactly(data_files, reference_run, tmp_path):

@@ -93,16 +93,21 @@ def stature(joints_or_lengths: np.ndarray) -> float:
     return STATURE_FACTOR * total
 
 
+DEFAULT_HEIGHT_RANGE = (1.5, 1.95)
+"""Statures (metres, nominal: see `stature`) the proportion augmentation draws from by default."""
+
+
 def augment_proportions(
     joints: np.ndarray,
     rng: np.random.Generator,
-    height_range: tuple[float, float] = (1.5, 1.95),
+    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     default_sigma: float = 0.05,
 ) -> np.ndarray:
     """New body proportions for a (T, 17, 3) Y-up motion (metres): each bone group's length is scaled by a
     random factor (the same left and right, within +-15 %, 25 % for widths), then the whole body so that the
-    nominal stature is uniform in height_range. Joints are rebuilt along the tree keeping every bone's
-    direction; the pelvis trajectory scales with the legs about the floor under the first frame.
+    nominal stature is uniform in height_range (None: no rescaling, the motion keeps about its own size).
+    Joints are rebuilt along the tree keeping every bone's direction; the pelvis trajectory scales with the
+    legs about the floor under the first frame.
     """
     joints = np.asarray(joints, dtype=np.float64)
     lengths = bone_lengths(joints)
@@ -113,9 +118,9 @@ def augment_proportions(
         value = float(np.clip(np.exp(rng.normal(0.0, sigma)), 1 - limit, 1 + limit))
         for _, child in bones:
             factor[child] = value
-    target = rng.uniform(*height_range)
-    current = stature(lengths * factor)
-    factor *= target / max(current, 1e-6)
+    if height_range is not None:
+        target = rng.uniform(*height_range)
+        factor *= target / max(stature(lengths * factor), 1e-6)
     legs_before = lengths[[2, 3, 5, 6]].sum()
     legs_after = (lengths * factor)[[2, 3, 5, 6]].sum()
     leg_scale = legs_after / max(legs_before, 1e-9)
@@ -470,6 +475,7 @@ def synthesize_clip(
     fps: float | None = 30.0,
     noise: str | NoiseLevel = "none",
     proportions: bool = True,
+    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
 ) -> list[PoseSequence]:
@@ -479,7 +485,7 @@ def synthesize_clip(
     if fps is not None and abs(fps - clip.fps) > 1e-6:
         joints, clip_fps = resample_joints(joints, clip.fps, fps), float(fps)
     if proportions:
-        joints = augment_proportions(joints, rng)
+        joints = augment_proportions(joints, rng, height_range)
     sequences = []
     if cameras == "random":
         for view in range(views_per_clip):
@@ -507,6 +513,7 @@ def synthesize(
     fps: float | None = 30.0,
     noise: str | NoiseLevel = "none",
     augment_proportions: bool = True,
+    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     seed: int = 0,
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
@@ -518,10 +525,11 @@ def synthesize(
 
     fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
     "detector", "heavy" or a NoiseLevel; augment_proportions: new body proportions and a stature in
-    1.5-1.95 m per clip (shared by its views). keypoints_2d are normalised screen coordinates, poses_3d
-    camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order
-    in which clips are processed, and the same seed gives the same data. max_seconds: cut longer clips
-    into equal pieces of at most this length, each with its own cameras (people look bigger in long walks).
+    height_range per clip (shared by its views; None keeps each clip's own size). keypoints_2d are normalised
+    screen coordinates, poses_3d camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results
+    do not depend on the order in which clips are processed, and the same seed gives the same data.
+    max_seconds: cut longer clips into equal pieces of at most this length, each with its own cameras (people
+    look bigger in long walks).
     """
     if isinstance(noise, str) and noise not in NOISE_LEVELS:
         raise InputError(None, f"unknown noise level {noise!r}; choose from {', '.join(NOISE_LEVELS)}")
@@ -537,7 +545,8 @@ def synthesize(
             out.extend(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
-                    proportions=augment_proportions, camera_ranges=camera_ranges, min_frames=min_frames,
+                    proportions=augment_proportions, height_range=height_range, camera_ranges=camera_ranges,
+                    min_frames=min_frames,
                 )
             )
     return out

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from poselift.models.blocks import DepthwiseSeparable, KernelAttention
+from poselift.models.input_norm import check_input_norm, normalise_input
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class AttentionConfig:
     kernel_groups: int = 8
     kernel_reduction: int = 128
     multi_scale: bool = True
+    input_norm: str = "screen"
+    """How 2D input is normalised per frame (poselift.models.input_norm): "screen" or "frame"."""
     family: str = "atcn"
 
     @property
@@ -48,6 +51,7 @@ class AttentionConfig:
             raise ValueError(f"receptive_field must be a power of 3 (at least 3), got {self.receptive_field}")
         if self.channels % self.kernel_groups:
             raise ValueError(f"channels ({self.channels}) must be divisible by kernel_groups ({self.kernel_groups})")
+        check_input_norm(self.input_norm)
 
 
 def _offset(step: int, causal: bool) -> int:
@@ -151,6 +155,7 @@ class AttentionTemporalNet(nn.Module):
         batch, frames = x.shape[:2]
         if frames != self.receptive_field:
             raise ValueError(f"expected windows of {self.receptive_field} frames, got {frames}")
+        x = normalise_input(x, self.config.input_norm)
         score = self.attention_scores(x) if self.gates else None
         seq = x.flatten(2).transpose(1, 2)  # (B, 2J, T), channel = 2*j + coord
         causal = self.causal

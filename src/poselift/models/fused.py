@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from poselift.models.attention import AttentionTemporalNet, _offset
+from poselift.models.input_norm import normalise_input
 from poselift.models.videopose3d import VideoPose3DNet
 
 PRECISIONS = ("fp32", "bf16")
@@ -677,6 +678,7 @@ class FusedAttentionNet(_Fused):
         rf, c = self.receptive_field, self.channels
         if frames != rf:
             raise ValueError(f"expected windows of {rf} frames, got {frames}")
+        x = normalise_input(x, self.config.input_norm)
         seq = x.reshape(batch, rf, self.cin).float().contiguous()
         h0 = self._rows(seq.view(batch * rf // 3, 3 * self.cin), "stem").view(batch, rf // 3, c)
         incoming = {}
@@ -732,6 +734,7 @@ class FusedAttentionNet(_Fused):
         """
         rf, cin = self.receptive_field, self.cin
         total = padded.shape[0] - rf + 1
+        padded = normalise_input(padded, self.config.input_norm)
         frames_all = padded.reshape(padded.shape[0], cin).float().contiguous()
         centred_all = (padded - padded[:, :1]).reshape(padded.shape[0], cin).float().contiguous()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
@@ -841,7 +844,8 @@ class FusedStream:
     def _push_frame(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         net = self.net
         rf, cin, c = net.receptive_field, net.cin, net.channels
-        x = self._frame_rows(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)))  # (batch, cin)
+        frame = normalise_input(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)), net.config.input_norm)
+        x = self._frame_rows(frame)  # (batch, cin)
         if not self.rings:
             self._start(x)
         else:
@@ -946,6 +950,7 @@ class FusedVideoPose3DNet(_Fused):
         batch, frames = x.shape[:2]
         if frames < self.receptive_field:
             raise ValueError(f"need at least {self.receptive_field} frames, got {frames}")
+        x = normalise_input(x, self.config.input_norm)
         seq = x.reshape(batch, frames, self.cin).float()
         outs = [self._sequence(seq[b].contiguous()) for b in range(batch)]
         return torch.stack(outs).view(batch, -1, self.joints_out, 3)
@@ -960,7 +965,7 @@ class FusedVideoPose3DNet(_Fused):
         """
         rf = self.receptive_field
         total = padded.shape[0] - rf + 1
-        seq = padded.reshape(padded.shape[0], self.cin).float()
+        seq = normalise_input(padded, self.config.input_norm).reshape(padded.shape[0], self.cin).float()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
         workers = torch.get_num_threads() if workers is None else workers
         pieces = max(-(-total // chunk_frames), min(workers, -(-total // (4 * rf))))
@@ -1071,6 +1076,7 @@ class ChannelsLastAttentionNet(nn.Module):
         batch, frames = x.shape[:2]
         if frames != m.receptive_field:
             raise ValueError(f"expected windows of {m.receptive_field} frames, got {frames}")
+        x = normalise_input(x, cfg.input_norm)
         causal, off3 = m.causal, _offset(3, m.causal)
 
         def drop(v: Tensor) -> Tensor:

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from poselift.models.input_norm import check_input_norm, normalise_input
+
 
 @dataclass(frozen=True)
 class VideoPose3DConfig:
@@ -26,6 +28,8 @@ class VideoPose3DConfig:
     num_joints_in: int = 17
     in_features: int = 2
     num_joints_out: int = 17
+    input_norm: str = "screen"
+    """How 2D input is normalised per frame (poselift.models.input_norm): "screen" or "frame"."""
     family: str = "videopose3d"
 
     @property
@@ -35,6 +39,7 @@ class VideoPose3DConfig:
     def validate(self) -> None:
         if not self.filter_widths or any(w < 1 or (w > 1 and w % 2 == 0) for w in self.filter_widths):
             raise ValueError(f"filter widths must be odd and positive, got {self.filter_widths}")
+        check_input_norm(self.input_norm)
 
 
 class VideoPose3DBlock(nn.Module):
@@ -112,6 +117,7 @@ class VideoPose3DNet(nn.Module):
         """Full-sequence form: one pass over (B, T, J, 2), T >= receptive_field."""
         if x.shape[1] < self.receptive_field:
             raise ValueError(f"need at least {self.receptive_field} frames, got {x.shape[1]}")
+        x = normalise_input(x, self.config.input_norm)
         h = self.drop(F.relu(self.expand_bn(self.expand_conv(x.flatten(2).transpose(1, 2)))))
         for block in self.blocks:
             h = block.forward_sequence(h)
@@ -119,7 +125,7 @@ class VideoPose3DNet(nn.Module):
 
     def forward_strided(self, x: torch.Tensor) -> torch.Tensor:
         """Strided training form over windows: (B, RF * n, J, 2) -> (B, n, J, 3) for non-overlapping windows."""
-        seq = x.flatten(2).transpose(1, 2)
+        seq = normalise_input(x, self.config.input_norm).flatten(2).transpose(1, 2)
         h = F.conv1d(seq, self.expand_conv.weight, stride=self.config.filter_widths[0])
         h = self.drop(F.relu(self.expand_bn(h)))
         for block in self.blocks:

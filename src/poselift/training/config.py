@@ -64,6 +64,9 @@ class DataConfig:
     """mocap: resample clips to this frame rate (0 keeps each file's rate)."""
     augment_proportions: bool = True
     """mocap: new body proportions and stature per clip (the mocap actors share one skeleton)."""
+    height_range: tuple[float, ...] = (1.5, 1.95)
+    """mocap: the statures (metres) that proportion augmentation draws from; [] keeps each clip's own size
+    (the bone-length factors still vary it by a few per cent)."""
     max_seconds: float = 0.0
     """mocap: cut longer clips into pieces of at most this length, each with its own cameras (0: no cut)."""
     resynthesize: bool = True
@@ -141,6 +144,9 @@ class TrainConfig:
     checkpoint_every_epochs: int = 1
     max_steps: int = 0
     """Stop after this many optimiser steps in all (0: train all epochs); a checkpoint is written then."""
+    fast_training: bool = True
+    """Train through the model's faster training form when it has one (poselift.models.fused.training_form:
+    same parameters, function and gradients, about 2x the windows per second on a CPU)."""
     num_threads: int = 0
     """torch intra-op threads (0: os.cpu_count(), divided among the processes of a distributed run)."""
     device: str = "auto"
@@ -162,6 +168,11 @@ class TrainConfig:
         for key in ("optim.lr", "optim.lr_end"):
             if not _get(self, key) > 0:
                 raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")
+        heights = self.data.height_range
+        if heights and not (len(heights) == 2 and 0 < heights[0] <= heights[1]):
+            raise InputError(
+                None, f"config key 'data.height_range' must be [] or [low, high] metres, found {list(heights)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data; `[model]` overrides are flattened into the model table."""

@@ -163,7 +163,9 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         views_per_clip=data_config.views_per_clip,
         fps=data_config.fps or None,
         noise=data_config.noise,
-        augment_proportions=data_config.augment_proportions,
+        # Validation sees the motion capture's own bodies, as `poselift evaluate --bvh` does.
+        augment_proportions=data_config.augment_proportions and split == "train",
+        height_range=tuple(data_config.height_range) or None,
         seed=synthesis_seed,
         max_seconds=data_config.max_seconds or None,
     )

@@ -95,15 +95,30 @@ class TrainResult:
 class TrainingModule(nn.Module):
     """The pose network and, optionally, the trajectory network, trained together as one module."""
 
-    def __init__(self, pose: nn.Module, trajectory: nn.Module | None = None):
+    def __init__(self, pose: nn.Module, trajectory: nn.Module | None = None, fast: bool = False):
         super().__init__()
         self.pose = pose
         self.trajectory = trajectory
+        # The training forms wrap the same modules; kept out of the registered children so the state dict
+        # (checkpoints, weights) stays the plain models'.
+        self.__dict__["_fast_forms"] = (_fast_form(pose), _fast_form(trajectory)) if fast else None
 
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, rf, J, 2) -> (B, 1, J, 3) root-relative pose, and (B, 1, 1, 3) root position or None."""
-        traj = self.trajectory(windows) if self.trajectory is not None else None
-        return self.pose(windows), traj
+        pose, trajectory = self.pose, self.trajectory
+        if self.training and self._fast_forms is not None:
+            pose, trajectory = self._fast_forms
+        traj = trajectory(windows) if trajectory is not None else None
+        return pose(windows), traj
+
+
+def _fast_form(model: nn.Module | None) -> nn.Module | None:
+    """The model's faster training form (same parameters and gradients), or the model itself."""
+    if model is None:
+        return None
+    from poselift.models.fused import training_form
+
+    return training_form(model)
 
 
 def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
@@ -251,7 +266,7 @@ class _Run:
         self.pose, self.trajectory = pose, trajectory
         self.receptive_field = int(pose.receptive_field)
         self.causal = bool(pose.causal)
-        module = TrainingModule(pose, trajectory).to(info.device)
+        module = TrainingModule(pose, trajectory, fast=config.fast_training).to(info.device)
         if info.distributed and info.device.type == "cuda":
             module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
         self.module = module

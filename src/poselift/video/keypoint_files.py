@@ -388,16 +388,10 @@ def _vp3d_detections(path: Path, boxes, keypoints, metadata: dict, layout: str |
 
 
 def _read_npz(path: Path, format: str, layout: str | None) -> KeypointFile:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InputError(path, f"not a readable npz file ({error})") from None
-    if "keypoints_2d" not in arrays:
-        raise InputError(path, f"expected an array keypoints_2d (T, J, 2), found keys {sorted(arrays)}")
+    from poselift.keypoints_io import read_keypoint_arrays
+
+    arrays = read_keypoint_arrays(path)
     keypoints = np.asarray(arrays["keypoints_2d"], dtype=np.float64)
-    if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
-        raise InputError(path, f"keypoints_2d: expected shape (T, J, 2), found {keypoints.shape}")
     count = keypoints.shape[1]
     confidence = arrays.get("confidence")
     if confidence is None:
@@ -407,12 +401,7 @@ def _read_npz(path: Path, format: str, layout: str | None) -> KeypointFile:
         raise InputError(path, f"confidence: expected shape {keypoints.shape[:2]}, found {confidence.shape}")
     layout_name = layout or (str(arrays["layout"]) if "layout" in arrays else ("h36m17" if count == 17 else None))
     chosen, used = _pick_layout(path, count, layout_name, "keypoints_2d")
-    size = None
-    if "image_size" in arrays:
-        size_array = np.asarray(arrays["image_size"]).reshape(-1)
-        if size_array.size != 2 or (size_array <= 0).any():
-            raise InputError(path, f"image_size: expected (width, height), found {size_array.tolist()}")
-        size = (int(size_array[0]), int(size_array[1]))
+    size = (int(arrays["image_size"][0]), int(arrays["image_size"][1])) if "image_size" in arrays else None
     # As `poselift lift` reads it: pixels when image_size is given, else normalised screen coordinates.
     units = str(arrays["units"]) if "units" in arrays else ("pixels" if size is not None else "normalized")
     if units not in ("pixels", "normalized"):
