@@ -753,9 +753,13 @@ class FusedAttentionNet(_Fused):
                 poses = self._run_tables(tables.at(first), scores, size, sub_batch)
                 out[chunk + first : chunk + first + size] = poses[:, 0]
 
+        workers = torch.get_num_threads() if workers is None else workers
+        # At least one chunk per worker: short clips too run on worker threads rather than through OpenMP,
+        # whose barriers can stall for a second when another thread pool (a 2D detector's) shares the cores.
+        chunk_windows = max(1, min(chunk_windows, -(-total // max(1, workers))))
         starts = range(0, total, chunk_windows)
         jobs = [partial(chunk_job, chunk, min(chunk_windows, total - chunk)) for chunk in starts]
-        run_jobs(jobs, torch.get_num_threads() if workers is None else workers)
+        run_jobs(jobs, workers)
         return out
 
     def stream(self, flip_permutation: np.ndarray | None = None, **options: Any) -> FusedStream:

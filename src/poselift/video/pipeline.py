@@ -435,13 +435,14 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
         result.files["viewer.html"] = out / "viewer.html"
     if render:
         from poselift.atomic import atomic_path
+        from poselift.background import read_ahead
         from poselift.video.decode import iter_frames
         from poselift.video.render import panel_size, render_video
 
         with _stage(result.stage_seconds, "render"), atomic_path(out / "render.mp4") as tmp, \
                 _progress(result.num_frames, "render", progress) as bar:
             size = panel_size(result.image_size, panel_height)
-            frames = (f.image for f in iter_frames(video, size=size)) if video is not None else None
+            frames = (f.image for f in read_ahead(iter_frames(video, size=size))) if video is not None else None
             stats = render_video(tmp, frames, result.times, p.keypoints_2d, p.confidence, p.flagged, p.valid,
                                  p.poses_world, result.image_size, camera, panel_height, bar)
         result.speeds["render"] = stats["fps"]
