@@ -5,21 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from poselift.body_size import BONE_GROUPS, bone_lengths, stature
 from poselift.camera import Camera, image_coordinates, project
 from poselift.data.mocap import MocapClip, load_mocap
 from poselift.data.sequences import PoseSequence
 from poselift.data.synthesis import (
-    BONE_GROUPS,
     JOINT_NOISE_SCALE,
     NOISE_LEVELS,
     add_detector_noise,
     augment_proportions,
-    bone_lengths,
     bursts,
     fill_missing,
     random_camera,
     resample_joints,
-    stature,
     synthesize,
 )
 from poselift.errors import InputError

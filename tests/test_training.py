@@ -238,8 +238,8 @@ def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir)
     np.testing.assert_array_equal(val0[0].keypoints_2d, val1[0].keypoints_2d)  # a fixed validation set
     assert train0[0].fps == 30.0 and np.isfinite(train0[0].poses_3d).all()
     # Validation keeps the actors' own bodies (as `poselift evaluate --bvh`); training varies them.
+    from poselift.body_size import bone_lengths
     from poselift.data.mocap import load_mocap
-    from poselift.data.synthesis import bone_lengths
 
     own = bone_lengths(load_mocap([folder / "dataset-1_bow_tired_001.bvh"])[0].joints_3d)
     np.testing.assert_allclose(bone_lengths(val0[0].poses_3d), own, atol=1e-4)

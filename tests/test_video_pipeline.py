@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from poselift.body_size import stature
 from poselift.cli import main
 from poselift.errors import InputError
 from poselift.video.keypoint_files import read_keypoints
@@ -80,6 +81,24 @@ def test_keypoints_are_lifted_at_the_model_frame_rate(tmp_path, clip, inputs):
     assert lifter.calls == [(59, 17, 2)]  # 30 frames at 15 fps span 29/15 s: 59 frames at 30 fps
     assert result.person.poses_3d.shape == (30, 17, 3)
     assert not (tmp_path / "out" / "render.mp4").exists()
+
+
+def test_a_known_height_scales_the_person_and_their_distance(tmp_path, clip, inputs):
+    """A lifter whose people are 20 % too small: with the true height the skeleton and the trajectory are right."""
+    small = OracleLifter(clip)
+    small.lift = lambda keypoints: OracleLifter.lift(small, keypoints) * 0.8
+    truth = stature(clip.poses_world)
+    shrunk = process_video(None, tmp_path / "a", keypoints=inputs / "walk.npz", focal=clip.focal, lifter=small,
+                           render=False, viewer=False, progress=False)
+    told = process_video(None, tmp_path / "b", keypoints=inputs / "walk.npz", focal=clip.focal, lifter=small,
+                         render=False, viewer=False, progress=False, person_height=truth)
+    assert stature(shrunk.person.poses_3d) == pytest.approx(0.8 * truth, rel=1e-3)
+    assert stature(told.person.poses_3d) == pytest.approx(truth, rel=1e-3)
+    depth_error = [np.abs(r.person.trajectory[:, 2] - clip.poses_camera[:, 0, 2]).mean() for r in (shrunk, told)]
+    assert depth_error[1] < 0.03 < depth_error[0]  # the smaller body was placed closer to the camera
+    with pytest.raises(InputError, match="give metres"):
+        process_video(None, tmp_path / "c", keypoints=inputs / "walk.npz", lifter=small, person_height=175.0)
+    assert not (tmp_path / "c").exists()
 
 
 def test_nobody_in_the_clip_is_one_error_and_no_output(tmp_path, clip, inputs):

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from poselift.atomic import save_npz_atomic, write_text_atomic
+    from poselift.body_size import stature
     from poselift.video.pipeline import process_video
     from poselift.video.synthetic import synthesize_walk, write_stick_video
 
@@ -47,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
                     camera_rotation=clip.camera_rotation, camera_position=clip.camera_position)
     print(f"demo input: {video} ({len(clip.times)} frames), 2D keypoints {keypoint_file}")
 
+    # The walker's height is known here, as a user often knows theirs (`poselift video --height`).
+    height = stature(clip.poses_world)
+    print(f"the walker is {height:.2f} m tall (nominal stature); poselift is told so")
     result = process_video(video, out, keypoints=keypoint_file, focal=clip.focal, model=args.model,
-                           progress=not args.quiet)
+                           progress=not args.quiet, person_height=height)
     print(result.summary())
     scores = score(result, clip)
     scores["seconds"] = round(time.perf_counter() - start, 2)

@@ -13,6 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", required=True, help="output .npz with poses_3d (T, J, 3)")
     parser.add_argument("--no-flip", action="store_true", help="skip flip averaging")
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--height", type=float, default=None, metavar="METRES",
+                        help="the person's height: scale the poses to it (otherwise the size the model learnt)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +31,15 @@ def run(args: argparse.Namespace) -> int:
         keypoints = normalize_screen_coordinates(
             validate_keypoints(keypoints, lifter.num_joints, args.keypoints), *image_size
         )
+    if args.height is not None and not 0.5 <= args.height <= 2.6:
+        from poselift.errors import InputError
+
+        raise InputError(None, f"--height {args.height}: give the person's height in metres, between 0.5 and 2.6")
     poses = lifter.lift(keypoints, source=args.keypoints)
+    if args.height is not None:
+        from poselift.body_size import scale_to_height
+
+        poses = scale_to_height(poses, args.height)
     save_npz_atomic(args.out, poses_3d=poses.astype("float32"), receptive_field=lifter.receptive_field,
                     causal=lifter.causal, flip=lifter.flip)
     print(f"{args.out}: {poses.shape[0]} poses of {poses.shape[1]} joints (root-relative metres, camera frame)")

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-viewer", action="store_true", help="skip viewer.html")
     parser.add_argument("--bvh", nargs="?", const="humanoid", choices=("humanoid", "h36m"), default=None,
                         help="also write animation.bvh (joint naming: humanoid rig or the 17 Human3.6M names)")
+    parser.add_argument("--height", type=float, default=None, metavar="METRES",
+                        help="the person's height: scales the 3D skeleton (and its distance) to it; otherwise the "
+                             "size the model learnt (docs/model-cards.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             person=args.person, all_people=args.all_people, focal=args.focal, model=args.model,
             render=not args.no_render, viewer=not args.no_viewer, max_gap=args.max_gap,
             min_confidence=args.min_confidence, interpolation=args.interpolation, image_size=args.image_size,
-            fps=args.fps, progress=not args.quiet, bvh=args.bvh,
+            fps=args.fps, progress=not args.quiet, bvh=args.bvh, person_height=args.height,
         )
     print(result.summary())
     return 0

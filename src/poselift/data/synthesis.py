@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from poselift.body_size import BONE_GROUPS, bone_lengths, stature
 from poselift.camera import Camera, load_h36m_cameras, normalize_screen_coordinates, project, world_to_camera
 from poselift.data.mocap import MocapClip
 from poselift.data.sequences import PoseSequence
@@ -51,46 +52,8 @@ def resample_clip(clip: MocapClip, fps: float) -> MocapClip:
 
 # ------------------------------------------------------------------------------------ body proportions
 
-BONE_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
-    "hip_width": ((0, 1), (0, 4)),
-    "thigh": ((1, 2), (4, 5)),
-    "shin": ((2, 3), (5, 6)),
-    "lower_spine": ((0, 7),),
-    "upper_spine": ((7, 8),),
-    "neck": ((8, 9),),
-    "head": ((9, 10),),
-    "shoulder_width": ((8, 11), (8, 14)),
-    "upper_arm": ((11, 12), (14, 15)),
-    "forearm": ((12, 13), (15, 16)),
-}
-"""Human3.6M bones (parent, child) that share one length factor: left and right stay symmetric."""
-
 BONE_SIGMA: dict[str, float] = {"hip_width": 0.08, "shoulder_width": 0.08}
-"""Standard deviation of the log length factor per group; groups not listed use the default 0.05."""
-
-HEIGHT_CHAIN = ("thigh", "shin", "lower_spine", "upper_spine", "neck", "head")
-STATURE_FACTOR = 1.05
-"""Nominal stature = 1.05 x (thigh + shin + pelvis-spine-thorax-nose-head top); the 5 % stands for the
-ankle height and the bends of the chain (gives ~1.70 m for Human3.6M's mean bone lengths)."""
-
-
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """Median length of each Human3.6M bone over the frames: (17,) metres, entry j = bone parent(j) -> j."""
-    parents = np.array(H36M17.parents)
-    lengths = np.zeros(H36M17.num_joints)
-    child = np.arange(1, H36M17.num_joints)
-    lengths[child] = np.median(np.linalg.norm(joints[:, child] - joints[:, parents[child]], axis=-1), axis=0)
-    return lengths
-
-
-def stature(joints_or_lengths: np.ndarray) -> float:
-    """Nominal standing height in metres of a (T, 17, 3) motion or of (17,) bone lengths (see STATURE_FACTOR)."""
-    values = np.asarray(joints_or_lengths)
-    lengths = bone_lengths(values) if values.ndim == 3 else values
-    total = 0.0
-    for group in HEIGHT_CHAIN:
-        total += float(np.mean([lengths[c] for _, c in BONE_GROUPS[group]]))
-    return STATURE_FACTOR * total
+"""Standard deviation of the log length factor per group (BONE_GROUPS); groups not listed use 0.05."""
 
 
 DEFAULT_HEIGHT_RANGE = (1.5, 1.95)

@@ -151,13 +151,19 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         PretrainedWeights(
             name="atcn_27f_mocap",
             file="atcn_27f_mocap.safetensors",
-            description="attention network, 27 frames, 192 channels, symmetric: the default for offline video",
+            description=(
+                "attention network, 27 frames, 256 channels, per-frame input normalisation, symmetric: "
+                "the default for offline video"
+            ),
             licence=MOCAP_LICENCE,
         ),
         PretrainedWeights(
             name="atcn_27f_causal_mocap",
             file="atcn_27f_causal_mocap.safetensors",
-            description="attention network, 27 frames, 192 channels, causal: the default for live use",
+            description=(
+                "attention network, 27 frames, 256 channels, per-frame input normalisation, causal: "
+                "the default for live use"
+            ),
             licence=MOCAP_LICENCE,
         ),
     )

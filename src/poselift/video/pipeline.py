@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from poselift.atomic import save_npz_atomic, write_text_atomic
+from poselift.body_size import scale_to_height
 from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
 from poselift.skeleton import H36M17
@@ -258,12 +259,15 @@ def process_video(
     progress: bool = True,
     panel_height: int = 480,
     bvh: str | None = None,
+    person_height: float | None = None,
 ) -> VideoResult:
     """Turn a video (or a 2D keypoint file) into 3D poses and write them to `out_dir`.
 
     `input` is a video, or a keypoint file/folder when there is no video; `keypoints` imports 2D
     keypoints for the video instead of running the detector. `lifter` (anything with `.lift` and `.fps`)
     overrides `model`. `bvh` ("humanoid" or "h36m" naming) also writes `animation.bvh` for retargeting.
+    `person_height` (metres): scale each lifted person to this nominal stature (poselift.body_size), which
+    also places them at the matching distance; otherwise the size is the model's training data's.
     Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
     """
     from poselift.video.decode import probe_video, read_timestamps
@@ -281,6 +285,8 @@ def process_video(
             video = input
     if video is None and keypoints is None:
         raise InputError(None, "nothing to process: give a video or a keypoint file")
+    if person_height is not None and not 0.5 <= person_height <= 2.6:
+        raise InputError(None, f"person height {person_height} m: give metres, between 0.5 and 2.6")
 
     # 1. 2D keypoints per frame, in the source layout.
     with _stage(seconds, "2d"):
@@ -351,6 +357,8 @@ def process_video(
             continue
         with _stage(seconds, "lift"):
             poses = lift_track(lifter, clean, times, size, model_fps)
+            if person_height is not None:
+                poses = scale_to_height(poses, person_height)
         with _stage(seconds, "trajectory"):
             weights = np.maximum(clean.confidence, 0.05 * clean.valid[:, None])
             raw = solve_trajectory(poses, clean.keypoints, weights, focal, centre)
