@@ -63,6 +63,27 @@ def test_render_writes_side_by_side_h264_with_skeleton_colours(tmp_path, clip):
         assert close[:, width:].sum() > 20  # the 3D skeleton
 
 
+@pytest.mark.parametrize("background", [False, True])
+def test_video_writer_keeps_the_pictures_and_their_times(tmp_path, background):
+    from poselift.video.decode import iter_frames
+    from poselift.video.render import VideoWriter
+
+    frames = []
+    for i in range(6):
+        image = np.zeros((61, 83, 3), np.uint8)  # odd sizes: cropped to even ones for yuv420p
+        image[:, : 10 * (i + 1)] = (200, 30, 30)
+        image[:, 10 * (i + 1) :] = (20, 180, 60)
+        frames.append(image)
+    with VideoWriter(tmp_path / "v.mp4", 83, 61, 30.0, preset="ultrafast", background=background) as writer:
+        for i, image in enumerate(frames):
+            writer.write(image, time=i * 0.05)  # 20 fps worth of timestamps, kept
+    decoded = list(iter_frames(tmp_path / "v.mp4"))
+    assert len(decoded) == 6 and decoded[0].image.shape == (60, 82, 3)
+    np.testing.assert_allclose([f.time for f in decoded], np.arange(6) * 0.05, atol=2e-3)
+    for got, image in zip(decoded, frames, strict=True):
+        assert np.abs(got.image.astype(int) - image[:60, :82]).mean() < 6
+
+
 def _chromium(tmp_path, page, *extra):
     command = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
