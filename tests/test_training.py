@@ -346,7 +346,7 @@ def test_trajectory_model_and_flip_off(data_files, tmp_path):
     run_dir = tmp_path / "trajectory"
     result = train(
         _config(data_files, run_dir, "trajectory_model=true", "flip_augment=false", "epochs=1",
-                "loss.bone_length=0.5", "optim.name=adamw", "val_flip=false"),
+                "loss.bone_length=0.5", "optim.name=adamw", "val_flip=false", "model.input_norm=frame"),
         log=lambda message: None,
     )
     assert result.completed
@@ -354,6 +354,9 @@ def test_trajectory_model_and_flip_off(data_files, tmp_path):
 
     trajectory = load_weights(run_dir / "trajectory-final.safetensors")
     assert trajectory.config.num_joints_out == 1
+    # The pose network ignores where the person is; the root's position cannot.
+    assert load_weights(run_dir / "final.safetensors").config.input_norm == "frame"
+    assert trajectory.config.input_norm == "screen"
     assert all(torch.isfinite(v).all() for v in trajectory.state_dict().values())
 
 

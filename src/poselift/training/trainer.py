@@ -131,7 +131,9 @@ def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
     pose = create_model(config.model.name, **overrides)
     trajectory = None
     if config.trajectory_model:
-        trajectory = create_model(config.model.name, **{**overrides, "num_joints_out": 1})
+        # The root's position needs where the person is and how big they look: screen input, whatever the
+        # pose network's input_norm.
+        trajectory = create_model(config.model.name, **{**overrides, "num_joints_out": 1, "input_norm": "screen"})
     return pose, trajectory
 
 
