@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from poselift.errors import InputError
 from poselift.skeleton import H36M17
+
+PERSON_HEIGHTS = (0.5, 2.6)
+"""Heights (metres) accepted from a user: anything outside is most likely centimetres or feet."""
 
 BONE_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
     "hip_width": ((0, 1), (0, 4)),
@@ -48,6 +52,13 @@ def stature(joints_or_lengths: np.ndarray) -> float:
     for group in HEIGHT_CHAIN:
         total += float(np.mean([lengths[c] for _, c in BONE_GROUPS[group]]))
     return STATURE_FACTOR * total
+
+
+def check_height(height: float) -> None:
+    """Raise InputError unless `height` is a person's height in metres (see PERSON_HEIGHTS)."""
+    low, high = PERSON_HEIGHTS
+    if not low <= height <= high:
+        raise InputError(None, f"person height {height} m: give metres, between {low} and {high}")
 
 
 def scale_to_height(poses: np.ndarray, height: float) -> np.ndarray:

@@ -22,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from poselift.inference import Lifter
     from poselift.keypoints_io import read_keypoints_npz
 
+    if args.height is not None:
+        from poselift.body_size import check_height
+
+        check_height(args.height)
     keypoints, image_size = read_keypoints_npz(args.keypoints)
     lifter = Lifter(args.model, flip=not args.no_flip, batch_size=args.batch_size)
     if image_size is not None:
@@ -31,10 +35,6 @@ def run(args: argparse.Namespace) -> int:
         keypoints = normalize_screen_coordinates(
             validate_keypoints(keypoints, lifter.num_joints, args.keypoints), *image_size
         )
-    if args.height is not None and not 0.5 <= args.height <= 2.6:
-        from poselift.errors import InputError
-
-        raise InputError(None, f"--height {args.height}: give the person's height in metres, between 0.5 and 2.6")
     poses = lifter.lift(keypoints, source=args.keypoints)
     if args.height is not None:
         from poselift.body_size import scale_to_height

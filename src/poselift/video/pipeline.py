@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from poselift.atomic import save_npz_atomic, write_text_atomic
-from poselift.body_size import scale_to_height
+from poselift.body_size import check_height, scale_to_height
 from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
 from poselift.skeleton import H36M17
@@ -285,8 +285,8 @@ def process_video(
             video = input
     if video is None and keypoints is None:
         raise InputError(None, "nothing to process: give a video or a keypoint file")
-    if person_height is not None and not 0.5 <= person_height <= 2.6:
-        raise InputError(None, f"person height {person_height} m: give metres, between 0.5 and 2.6")
+    if person_height is not None:
+        check_height(person_height)
 
     # 1. 2D keypoints per frame, in the source layout.
     with _stage(seconds, "2d"):
