@@ -18,7 +18,7 @@ from poselift.skeleton import H36M17
 ATOL = 1e-5  # metres; float32 rounding differences are ~1e-6
 FAMILIES = [n for n in list_models() if "729" not in n]
 ABLATIONS = [{}, {"kernel_attention": False}, {"temporal_attention": False}, {"multi_scale": False},
-             {"input_norm": "frame"}]
+             {"input_norm": "frame"}, {"input_norm": "frame_place"}]
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +116,7 @@ def test_stream_matches_whole_sequence_lifting(name: str, flip: bool) -> None:
                                atol=ATOL)
 
 
-@pytest.mark.parametrize("input_norm", ["screen", "frame"])
+@pytest.mark.parametrize("input_norm", ["screen", "frame", "frame_place"])
 def test_stream_matches_plain_stream(input_norm: str) -> None:
     model = _model("atcn_27f_causal", input_norm=input_norm)
     plain, fast = Lifter(model, optimize=False).stream(), Lifter(model).stream()
@@ -124,7 +124,7 @@ def test_stream_matches_plain_stream(input_norm: str) -> None:
         np.testing.assert_allclose(fast.push(frame), plain.push(frame), atol=ATOL)
 
 
-@pytest.mark.parametrize("input_norm", ["screen", "frame"])
+@pytest.mark.parametrize("input_norm", ["screen", "frame", "frame_place"])
 @pytest.mark.parametrize("name", ["atcn_27f", "atcn_81f_causal", "videopose3d_27f", "videopose3d_243f_causal"])
 def test_lifter_optimised_and_plain_agree(name: str, input_norm: str) -> None:
     model = _model(name, input_norm=input_norm)
@@ -223,7 +223,7 @@ def test_stream_flip_uses_the_skeleton_permutation() -> None:
     np.testing.assert_allclose(mirrored_pose, pose[H36M17.flip_permutation()] * np.array([-1, 1, 1]), atol=ATOL)
 
 
-@pytest.mark.parametrize("input_norm", ["screen", "frame"])
+@pytest.mark.parametrize("input_norm", ["screen", "frame", "frame_place"])
 @pytest.mark.parametrize("name", [n for n in FAMILIES if n.startswith("atcn")])
 def test_training_form_has_the_same_loss_gradients_and_batch_norm_updates(name: str, input_norm: str) -> None:
     plain = _model(name, channels=16, dropout=0.0, input_norm=input_norm).train()

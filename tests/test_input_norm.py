@@ -58,3 +58,22 @@ def test_the_mode_travels_with_the_weights(tmp_path) -> None:
     x = _move_and_scale(_keypoints(27))[None]
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_frame_place_adds_where_the_body_is_and_how_big_it_looks() -> None:
+    x = _keypoints()
+    y = normalise_input(x, "frame_place")
+    assert y.shape == (30, 19, 2)
+    torch.testing.assert_close(y[:, :17], normalise_input(x, "frame"))
+    torch.testing.assert_close(y[:, 17], x.mean(dim=1))
+    spread = (x - x.mean(dim=1, keepdim=True)).square().sum(-1).mean(-1).sqrt()
+    torch.testing.assert_close(y[:, 18, 1], spread.log())
+    torch.testing.assert_close(y[:, 18, 0], torch.zeros(30))
+
+
+@pytest.mark.parametrize("name", ["atcn_27f", "atcn_27f_causal", "videopose3d_27f"])
+def test_a_frame_place_model_sees_where_the_person_is(name: str) -> None:
+    model = create_model(name, channels=32, input_norm="frame_place").eval()
+    x = _keypoints(27)[None]
+    with torch.no_grad():
+        assert (model(_move_and_scale(x[0])[None]) - model(x)).abs().max() > 1e-4

@@ -10,6 +10,7 @@ from poselift.camera import Camera, image_coordinates, project
 from poselift.data.mocap import MocapClip, load_mocap
 from poselift.data.sequences import PoseSequence
 from poselift.data.synthesis import (
+    IMAGE_SIZES,
     JOINT_NOISE_SCALE,
     NOISE_LEVELS,
     add_detector_noise,
@@ -139,7 +140,7 @@ def test_random_cameras_see_the_whole_8m_walk():
         camera = random_camera(walking, rng)
         assert 0.5 <= camera.position[1] <= 2.2
         assert 39.9 <= camera.horizontal_fov <= 90.1
-        assert (camera.width, camera.height) in ((1000, 1000), (1920, 1080))
+        assert (camera.width, camera.height) in IMAGE_SIZES
     for seq in synthesize([clip(walking)], views_per_clip=12, seed=3):
         check_in_view(seq)
         assert -1 <= seq.keypoints_2d[..., 0].min() and seq.keypoints_2d[..., 0].max() <= 1
@@ -252,3 +253,22 @@ def test_no_noise_is_exact():
     noisy, confidence = add_detector_noise(clean, 30.0, "none", np.random.default_rng(0))
     np.testing.assert_allclose(noisy, clean, rtol=1e-6)
     assert np.all(confidence == 1)
+
+
+def _is_clean(seq: PoseSequence) -> bool:
+    camera = camera_of(seq)
+    pixels = project(seq.poses_3d.astype(np.float64), camera)
+    return bool(np.allclose(image_coordinates(seq.keypoints_2d, camera.width, camera.height), pixels, atol=0.5))
+
+
+def test_a_noise_mix_gives_each_view_one_of_its_levels():
+    seqs = synthesize([clip(walk(seconds=2.0))], views_per_clip=16, noise=("none", "detector"), seed=3)
+    clean = [_is_clean(s) for s in seqs]
+    assert 3 <= sum(clean) <= 13  # both kinds, about half each
+    # One level in a tuple is that level, draw for draw.
+    single = synthesize([clip(walk(seconds=2.0))], views_per_clip=3, noise=("detector",), seed=3)
+    plain = synthesize([clip(walk(seconds=2.0))], views_per_clip=3, noise="detector", seed=3)
+    for x, y in zip(single, plain, strict=True):
+        np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+    with pytest.raises(InputError, match="noise level"):
+        synthesize([clip(walk(seconds=1.0))], noise=("none", "loud"))

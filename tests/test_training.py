@@ -109,6 +109,16 @@ def test_toml_file_and_overrides_are_typed(tmp_path):
     assert config_from_dict(saved) == c
 
 
+def test_noise_is_one_level_or_a_mix(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[data]\nkind = "mocap"\nnoise = "detector"\n', encoding="utf-8")
+    assert load_config(path).data.noise == ("detector",)
+    assert load_config(path, ["data.noise=none,detector"]).data.noise == ("none", "detector")
+    assert load_config(path, ['data.noise=["light", "heavy"]']).data.noise == ("light", "heavy")
+    with pytest.raises(InputError, match="config key 'data.noise' must be one of none, light, detector, heavy"):
+        load_config(path, ["data.noise=none,loud"])
+
+
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
@@ -138,7 +148,8 @@ def test_unknown_key_in_a_file_names_the_file(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("name", ["paper_h36m_243f.toml", "tiny_mocap.toml"])
+@pytest.mark.parametrize("name", ["paper_h36m_243f.toml", "tiny_mocap.toml", "shipped_atcn_27f.toml",
+                                  "shipped_atcn_27f_causal.toml", "shipped_atcn_81f.toml"])
 def test_shipped_configs_load(name):
     from poselift.models.registry import list_models
 

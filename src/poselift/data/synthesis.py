@@ -98,8 +98,9 @@ def augment_proportions(
 
 # ---------------------------------------------------------------------------------------------- cameras
 
-IMAGE_SIZES: tuple[tuple[int, int], ...] = ((1000, 1000), (1920, 1080))
-"""Random cameras use one of these image sizes (square like Human3.6M, or 16:9 video)."""
+IMAGE_SIZES: tuple[tuple[int, int], ...] = ((1000, 1000), (1920, 1080), (1080, 1920))
+"""Random cameras use one of these image sizes (square like Human3.6M, 16:9 video, or a phone held upright);
+models that read where the body is in the image (input_norm "frame_place") see all three shapes."""
 
 
 @dataclass(frozen=True)
@@ -430,13 +431,25 @@ def _sequence(
     )
 
 
+NoiseChoice = str | NoiseLevel | Sequence[str | NoiseLevel]
+"""A noise level, or several to draw from per view (a mix of clean and noisy 2D)."""
+
+
+def _pick_noise(noise: NoiseChoice, rng: np.random.Generator) -> str | NoiseLevel:
+    """The level for one view: `noise` itself, or one of several drawn at random (one level uses no draw,
+    so single-level data stays exactly as before)."""
+    if isinstance(noise, str | NoiseLevel):
+        return noise
+    return noise[0] if len(noise) == 1 else noise[int(rng.integers(len(noise)))]
+
+
 def synthesize_clip(
     clip: MocapClip,
     rng: np.random.Generator,
     cameras: str = "random",
     views_per_clip: int = 4,
     fps: float | None = 30.0,
-    noise: str | NoiseLevel = "none",
+    noise: NoiseChoice = "none",
     proportions: bool = True,
     height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
@@ -453,7 +466,7 @@ def synthesize_clip(
     if cameras == "random":
         for view in range(views_per_clip):
             camera = random_camera(joints, rng, camera_ranges, name=f"random-{view}")
-            sequences.append(_sequence(joints, camera, clip, clip_fps, noise, rng))
+            sequences.append(_sequence(joints, camera, clip, clip_fps, _pick_noise(noise, rng), rng))
     elif cameras == "h36m":
         all_cameras = _h36m_cameras()
         subjects = sorted(all_cameras)
@@ -462,8 +475,9 @@ def synthesize_clip(
             subject = subjects[rng.integers(len(subjects))]
             camera = all_cameras[subject][view % 4]
             camera = replace(camera, name=f"{subject}-{camera.name}")
+            level = _pick_noise(noise, rng)
             for run in visible_runs(camera, world, min_frames):
-                sequences.append(_sequence(world[run], camera, clip, clip_fps, noise, rng))
+                sequences.append(_sequence(world[run], camera, clip, clip_fps, level, rng))
     else:
         raise InputError(None, f"cameras must be 'random' or 'h36m', got {cameras!r}")
     return sequences
@@ -474,7 +488,7 @@ def synthesize(
     cameras: str = "random",
     views_per_clip: int = 4,
     fps: float | None = 30.0,
-    noise: str | NoiseLevel = "none",
+    noise: NoiseChoice = "none",
     augment_proportions: bool = True,
     height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     seed: int = 0,
@@ -487,15 +501,19 @@ def synthesize(
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
 
     fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
-    "detector", "heavy" or a NoiseLevel; augment_proportions: new body proportions and a stature in
+    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augment_proportions: new body proportions and a stature in
     height_range per clip (shared by its views; None keeps each clip's own size). keypoints_2d are normalised
     screen coordinates, poses_3d camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results
     do not depend on the order in which clips are processed, and the same seed gives the same data.
     max_seconds: cut longer clips into equal pieces of at most this length, each with its own cameras (people
     look bigger in long walks).
     """
-    if isinstance(noise, str) and noise not in NOISE_LEVELS:
-        raise InputError(None, f"unknown noise level {noise!r}; choose from {', '.join(NOISE_LEVELS)}")
+    levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
+    if not levels:
+        raise InputError(None, "noise: give at least one level")
+    for level in levels:
+        if isinstance(level, str) and level not in NOISE_LEVELS:
+            raise InputError(None, f"unknown noise level {level!r}; choose from {', '.join(NOISE_LEVELS)}")
     iterator = enumerate(clips)
     if progress:
         from tqdm import tqdm

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from poselift.models.blocks import DepthwiseSeparable, KernelAttention
-from poselift.models.input_norm import check_input_norm, normalise_input
+from poselift.models.input_norm import check_input_norm, extra_rows, normalise_input, root_centred_pose
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,13 @@ class AttentionConfig:
     kernel_reduction: int = 128
     multi_scale: bool = True
     input_norm: str = "screen"
-    """How 2D input is normalised per frame (poselift.models.input_norm): "screen" or "frame"."""
+    """How 2D input is normalised per frame (poselift.models.input_norm): "screen", "frame" or "frame_place"."""
     family: str = "atcn"
+
+    @property
+    def input_channels(self) -> int:
+        """Channels per frame after input normalisation (joints plus any placement rows, times features)."""
+        return (self.num_joints_in + extra_rows(self.input_norm)) * self.in_features
 
     @property
     def depth(self) -> int:
@@ -119,7 +124,7 @@ class AttentionTemporalNet(nn.Module):
         self.receptive_field = config.receptive_field
         self.causal = config.causal
         depth, c = config.depth, config.channels
-        cin = config.num_joints_in * config.in_features
+        cin = config.input_channels
         self.num_layers = depth - 1
         self.stem = DepthwiseSeparable(cin, c)
         # Input branch k (1 <= k <= L-2) samples the input every 3^k frames and joins layer k.
@@ -147,7 +152,7 @@ class AttentionTemporalNet(nn.Module):
 
     def attention_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Cosine similarity of each root-centred frame to the root-centred target frame: (B, T)."""
-        centred = (x - x[:, :, :1]).flatten(2)  # (B, T, 2J)
+        centred = root_centred_pose(x, self.config.num_joints_in)  # (B, T, 2J)
         target = centred[:, -1:] if self.causal else centred[:, centred.shape[1] // 2 :][:, :1]
         return F.cosine_similarity(centred, target, dim=-1, eps=1e-6)
 

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from poselift.models.attention import AttentionTemporalNet, _offset
-from poselift.models.input_norm import normalise_input
+from poselift.models.input_norm import normalise_input, root_centred_pose
 from poselift.models.videopose3d import VideoPose3DNet
 
 PRECISIONS = ("fp32", "bf16")
@@ -327,7 +327,7 @@ class FusedAttentionNet(_Fused):
         cfg = model.config
         rf = self.receptive_field
         self.channels = cfg.channels
-        self.cin = cfg.num_joints_in * cfg.in_features
+        self.cin = cfg.input_channels
         self.joints_out = cfg.num_joints_out
         self.num_layers = model.num_layers
         self.level_sizes = [rf // 3 ** (i + 1) for i in range(self.num_layers + 1)]
@@ -686,7 +686,7 @@ class FusedAttentionNet(_Fused):
             sampled = seq[:, _offset(step, self.causal) :: step]
             rows = self.level_sizes[k]
             incoming[k] = [self._rows(sampled.reshape(batch * rows, 3 * self.cin), f"input{k}").view(batch, rows, c)]
-        gates = self._gates(self.scores((x - x[:, :, :1]).flatten(2).float()) if self.gate_sizes else None)
+        gates = self._gates(self.scores(root_centred_pose(x, self.config.num_joints_in).float()) if self.gate_sizes else None)
         return self._head(self._layers(0, self.num_layers, h0, incoming, gates))
 
     # --- whole sequences -------------------------------------------------------------------------
@@ -736,7 +736,7 @@ class FusedAttentionNet(_Fused):
         total = padded.shape[0] - rf + 1
         padded = normalise_input(padded, self.config.input_norm)
         frames_all = padded.reshape(padded.shape[0], cin).float().contiguous()
-        centred_all = (padded - padded[:, :1]).reshape(padded.shape[0], cin).float().contiguous()
+        centred_all = root_centred_pose(padded, self.config.num_joints_in).float().contiguous()
         out = torch.empty(total, self.joints_out, 3, device=padded.device)
         target = rf - 1 if self.causal else rf // 2
 
@@ -747,7 +747,8 @@ class FusedAttentionNet(_Fused):
                 scores = None
                 if self.gate_sizes:
                     at = chunk + first
-                    windows = centred_all.as_strided((size, rf, cin), (cin, cin, 1), at * cin)
+                    width = centred_all.shape[1]
+                    windows = centred_all.as_strided((size, rf, width), (width, width, 1), at * width)
                     scores = F.cosine_similarity(windows, centred_all[at + target : at + target + size, None],
                                                  dim=-1, eps=1e-6)
                 poses = self._run_tables(tables.at(first), scores, size, sub_batch)
@@ -825,13 +826,13 @@ class FusedStream:
         return self.rings[name].narrow(dim, self.position % size + 1, size)
 
     def _frame_rows(self, frame: Tensor) -> Tensor:
-        """(J, 2) -> (batch, cin): the frame, and its mirror image when flip averaging."""
+        """(J, 2) raw -> (batch, cin): the frame, and its mirror image when flip averaging, normalised."""
         rows = [frame]
         if self.flip is not None:
             mirrored = frame[self.flip].clone()
             mirrored[:, 0] *= -1
             rows.append(mirrored)
-        return torch.stack(rows).reshape(self.batch, -1)
+        return normalise_input(torch.stack(rows), self.net.config.input_norm).reshape(self.batch, -1)
 
     def push(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         """frame_2d (J, 2) normalised screen coordinates -> (J, 3) root-relative metres, camera frame."""
@@ -848,8 +849,7 @@ class FusedStream:
     def _push_frame(self, frame_2d: np.ndarray | Tensor) -> np.ndarray:
         net = self.net
         rf, cin, c = net.receptive_field, net.cin, net.channels
-        frame = normalise_input(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)), net.config.input_norm)
-        x = self._frame_rows(frame)  # (batch, cin)
+        x = self._frame_rows(torch.as_tensor(np.asarray(frame_2d, dtype=np.float32)))  # (batch, cin)
         if not self.rings:
             self._start(x)
         else:
@@ -876,8 +876,7 @@ class FusedStream:
         )
         scores = None
         if net.gate_sizes:
-            joints = frames.view(self.batch, rf, -1, 2)
-            scores = net.scores((joints - joints[:, :, :1]).flatten(2))
+            scores = net.scores(root_centred_pose(frames.view(self.batch, rf, -1, 2), net.config.num_joints_in))
         out = net._run_tables(tables, scores, self.batch, self.batch)[:, 0]  # (batch, J, 3)
         if self.flip is None:
             return out[0].numpy()
@@ -913,7 +912,7 @@ class FusedVideoPose3DNet(_Fused):
     def __init__(self, model: VideoPose3DNet, precision: str = "fp32"):
         super().__init__(model, precision)
         cfg = model.config
-        self.cin = cfg.num_joints_in * cfg.in_features
+        self.cin = cfg.input_channels
         self.joints_out = cfg.num_joints_out
         self.widths = list(cfg.filter_widths)
         s, t = _bn(model.expand_bn)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from poselift.models.input_norm import check_input_norm, normalise_input
+from poselift.models.input_norm import check_input_norm, extra_rows, normalise_input
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,13 @@ class VideoPose3DConfig:
     in_features: int = 2
     num_joints_out: int = 17
     input_norm: str = "screen"
-    """How 2D input is normalised per frame (poselift.models.input_norm): "screen" or "frame"."""
+    """How 2D input is normalised per frame (poselift.models.input_norm): "screen", "frame" or "frame_place"."""
     family: str = "videopose3d"
+
+    @property
+    def input_channels(self) -> int:
+        """Channels per frame after input normalisation (joints plus any placement rows, times features)."""
+        return (self.num_joints_in + extra_rows(self.input_norm)) * self.in_features
 
     @property
     def receptive_field(self) -> int:
@@ -85,7 +90,7 @@ class VideoPose3DNet(nn.Module):
         self.config = config
         self.receptive_field = config.receptive_field
         self.causal = config.causal
-        cin, c = config.num_joints_in * config.in_features, config.channels
+        cin, c = config.input_channels, config.channels
         widths = config.filter_widths
         self.expand_conv = nn.Conv1d(cin, c, widths[0], bias=False)
         self.expand_bn = nn.BatchNorm1d(c)
@@ -135,7 +140,7 @@ class VideoPose3DNet(nn.Module):
     def flops_per_frame(self) -> int:
         """Multiply-adds x2 per output frame in the full-sequence form (shared computation amortised)."""
         cfg, c = self.config, self.config.channels
-        cin = cfg.num_joints_in * cfg.in_features
+        cin = cfg.input_channels
         macs = cin * c * cfg.filter_widths[0] + sum(c * c * w + c * c for w in cfg.filter_widths[1:])
         macs += c * cfg.num_joints_out * 3
         return 2 * macs

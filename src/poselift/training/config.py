@@ -58,8 +58,9 @@ class DataConfig:
     cameras: str = "random"
     """mocap: "random" cameras around the subject or the 4 "h36m" cameras."""
     views_per_clip: int = 4
-    noise: str = "light"
-    """mocap: 2D detector noise level: "none", "light", "detector" or "heavy" (see docs/data.md)."""
+    noise: tuple[str, ...] = ("light",)
+    """mocap: 2D detector noise level: "none", "light", "detector" or "heavy" (see docs/data.md); several
+    make a mix: each synthesised view draws one of them, so one model learns clean and noisy 2D."""
     fps: float = 30.0
     """mocap: resample clips to this frame rate (0 keeps each file's rate)."""
     augment_proportions: bool = True
@@ -162,6 +163,13 @@ class TrainConfig:
         _check_choice("optim.schedule_unit", self.optim.schedule_unit, SCHEDULE_UNITS)
         _check_choice("data.kind", self.data.kind, DATA_KINDS)
         _check_choice("data.cameras", self.data.cameras, CAMERA_MODES)
+        if self.data.kind == "mocap":
+            from poselift.data.synthesis import NOISE_LEVELS
+
+            if not self.data.noise:
+                raise InputError(None, "config key 'data.noise' needs at least one level")
+            for level in self.data.noise:
+                _check_choice("data.noise", level, tuple(NOISE_LEVELS))
         for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k"):
             if _get(self, key) < 1:
                 raise InputError(None, f"config key '{key}' must be >= 1, found {_get(self, key)}")
