@@ -686,7 +686,8 @@ class FusedAttentionNet(_Fused):
             sampled = seq[:, _offset(step, self.causal) :: step]
             rows = self.level_sizes[k]
             incoming[k] = [self._rows(sampled.reshape(batch * rows, 3 * self.cin), f"input{k}").view(batch, rows, c)]
-        gates = self._gates(self.scores(root_centred_pose(x, self.config.num_joints_in).float()) if self.gate_sizes else None)
+        scores = self.scores(root_centred_pose(x, self.config.num_joints_in).float()) if self.gate_sizes else None
+        gates = self._gates(scores)
         return self._head(self._layers(0, self.num_layers, h0, incoming, gates))
 
     # --- whole sequences -------------------------------------------------------------------------
