@@ -205,11 +205,12 @@ def test_released_checkpoint_with_numpy_random_state_converts(tmp_path) -> None:
             torch.testing.assert_close(converted(x), model(x))
 
 
-def test_onnx_export_matches_pytorch(tmp_path) -> None:
+@pytest.mark.parametrize("input_norm", ["screen", "frame_place"])
+def test_onnx_export_matches_pytorch(tmp_path, input_norm: str) -> None:
     pytest.importorskip("onnxruntime")
     from poselift.export.onnx import export_onnx
 
-    error = export_onnx(_model("atcn_27f"), tmp_path / "m.onnx")
+    error = export_onnx(_model("atcn_27f", input_norm=input_norm), tmp_path / "m.onnx")
     assert error is not None and error < 1e-4
     weights = save_weights(_model("videopose3d_27f"), tmp_path / "v.safetensors")
     assert main(["export-onnx", "--model", str(weights), "--out", str(tmp_path / "v.onnx")]) == 0
