@@ -1,0 +1,77 @@
+"""Where the held-out error lies: MPJPE by the evaluation camera's tilt, for one or more models.
+
+Clean 2D, flip-averaged, every frame of the held-out styles (the set `poselift evaluate --bvh` uses),
+grouped by how far each sequence's camera looks down (positive) or up (negative). Prints a table and
+writes JSON. Models are shipped names or weights files, e.g. the previous release:
+
+    git show bef5eda:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/previous.safetensors
+    python benchmarks/error_by_tilt.py atcn_27f_mocap /tmp/previous.safetensors \
+        --json benchmarks/results/error_by_tilt.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BVH = REPO.parent / "shared" / "data" / "mocap" / "bandai-namco"
+HOLDOUT = ("childish", "youthful")
+EDGES = (-90.0, -5.0, 5.0, 10.0, 15.0, 90.0)
+
+
+def camera_tilt_degrees(rotation: np.ndarray) -> float:
+    """Downward tilt of a world (Y up) -> camera rotation: the angle of its viewing axis below the horizon."""
+    return math.degrees(math.asin(float(np.clip(-rotation[2, 1], -1.0, 1.0))))
+
+
+def main() -> int:
+    from poselift.data.mocap_eval import mocap_evaluation_sequences
+    from poselift.inference import Lifter
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", default=["atcn_27f_mocap"], help="shipped names or weights files")
+    parser.add_argument("--bvh", type=Path, default=DEFAULT_BVH)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if not args.bvh.is_dir():
+        print(f"{args.bvh}: motion capture folder not found", file=sys.stderr)
+        return 1
+    sequences = mocap_evaluation_sequences(args.bvh, styles=HOLDOUT)
+    bins = [f"{lo:+.0f}..{hi:+.0f}" for lo, hi in zip(EDGES[:-1], EDGES[1:], strict=True)]
+    bins[0], bins[-1] = f"< {EDGES[1]:+.0f}", f">= {EDGES[-2]:+.0f}"
+    frames = np.zeros(len(bins), dtype=int)
+    results: dict[str, list[float]] = {}
+    for model in args.models:
+        lifter = Lifter(model)
+        sums = np.zeros(len(bins))
+        frames[:] = 0
+        for seq in sequences:
+            k = int(np.searchsorted(EDGES, camera_tilt_degrees(np.asarray(seq.camera_params["R"]))) - 1)
+            truth = seq.poses_3d.astype(np.float64)
+            truth = truth - truth[:, :1]
+            errors = np.linalg.norm(lifter.lift(seq.keypoints_2d) - truth, axis=-1).mean(axis=-1)
+            sums[k] += errors.sum()
+            frames[k] += len(errors)
+        results[model] = [round(float(v), 1) for v in sums / np.maximum(frames, 1) * 1000]
+    header = "| camera tilt (degrees down) | " + " | ".join(bins) + " |"
+    print(header)
+    print("|---" * (len(bins) + 1) + "|")
+    print("| frames | " + " | ".join(f"{n:,}" for n in frames) + " |")
+    for model, values in results.items():
+        print(f"| {Path(model).name} MPJPE (mm) | " + " | ".join(f"{v:.1f}" for v in values) + " |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"bins": bins, "frames": frames.tolist(), "mpjpe_mm": results}, indent=2) + "\n")
+        tmp.replace(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
