@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BVH = REPO.parent / "shared" / "data" / "mocap" / "bandai-namco"
-HOLDOUT = ("childish", "youthful")
+from accuracy import DEFAULT_BVH, HOLDOUT  # the held-out set of the accuracy benchmark and the model card
+
 EDGES = (-90.0, -5.0, 5.0, 10.0, 15.0, 90.0)
 
 
@@ -45,19 +44,17 @@ def main() -> int:
     sequences = mocap_evaluation_sequences(args.bvh, styles=HOLDOUT)
     bins = [f"{lo:+.0f}..{hi:+.0f}" for lo, hi in zip(EDGES[:-1], EDGES[1:], strict=True)]
     bins[0], bins[-1] = f"< {EDGES[1]:+.0f}", f">= {EDGES[-2]:+.0f}"
-    frames = np.zeros(len(bins), dtype=int)
+    tilt_bin = [int(np.searchsorted(EDGES, camera_tilt_degrees(np.asarray(s.camera_params["R"])))) - 1
+                for s in sequences]
+    frames = np.bincount(tilt_bin, weights=[s.num_frames for s in sequences], minlength=len(bins)).astype(int)
     results: dict[str, list[float]] = {}
     for model in args.models:
         lifter = Lifter(model)
         sums = np.zeros(len(bins))
-        frames[:] = 0
-        for seq in sequences:
-            k = int(np.searchsorted(EDGES, camera_tilt_degrees(np.asarray(seq.camera_params["R"]))) - 1)
+        for seq, k in zip(sequences, tilt_bin, strict=True):
             truth = seq.poses_3d.astype(np.float64)
             truth = truth - truth[:, :1]
-            errors = np.linalg.norm(lifter.lift(seq.keypoints_2d) - truth, axis=-1).mean(axis=-1)
-            sums[k] += errors.sum()
-            frames[k] += len(errors)
+            sums[k] += np.linalg.norm(lifter.lift(seq.keypoints_2d) - truth, axis=-1).mean(axis=-1).sum()
         results[model] = [round(float(v), 1) for v in sums / np.maximum(frames, 1) * 1000]
     header = "| camera tilt (degrees down) | " + " | ".join(bins) + " |"
     print(header)

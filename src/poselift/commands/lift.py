@@ -19,12 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from poselift.atomic import save_npz_atomic
+    from poselift.body_size import check_height, scale_to_height
     from poselift.inference import Lifter
     from poselift.keypoints_io import read_keypoints_npz
 
     if args.height is not None:
-        from poselift.body_size import check_height
-
         check_height(args.height)
     keypoints, image_size = read_keypoints_npz(args.keypoints)
     lifter = Lifter(args.model, flip=not args.no_flip, batch_size=args.batch_size)
@@ -37,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
         )
     poses = lifter.lift(keypoints, source=args.keypoints)
     if args.height is not None:
-        from poselift.body_size import scale_to_height
-
         poses = scale_to_height(poses, args.height)
     save_npz_atomic(args.out, poses_3d=poses.astype("float32"), receptive_field=lifter.receptive_field,
                     causal=lifter.causal, flip=lifter.flip)

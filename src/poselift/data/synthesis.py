@@ -501,13 +501,12 @@ def synthesize(
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
 
     fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
-    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augment_proportions: new
-    body proportions and a stature in height_range per clip (shared by its views; None keeps each clip's own
-    size). keypoints_2d are normalised
-    screen coordinates, poses_3d camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results
-    do not depend on the order in which clips are processed, and the same seed gives the same data.
-    max_seconds: cut longer clips into equal pieces of at most this length, each with its own cameras (people
-    look bigger in long walks).
+    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augment_proportions: new body
+    proportions and a stature in height_range per clip (shared by its views; None keeps each clip's own size).
+    keypoints_2d are normalised screen coordinates, poses_3d camera-frame metres. Clip i uses
+    np.random.default_rng([seed, i]): results do not depend on the order in which clips are processed, and the
+    same seed gives the same data. max_seconds: cut longer clips into equal pieces of at most this length, each
+    with its own cameras (people look bigger in long walks).
     """
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from poselift.models.blocks import DepthwiseSeparable, KernelAttention
-from poselift.models.input_norm import check_input_norm, extra_rows, normalise_input, root_centred_pose
+from poselift.models.input_norm import check_input_norm, input_channels, normalise_input, root_centred_pose
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class AttentionConfig:
 
     @property
     def input_channels(self) -> int:
-        """Channels per frame after input normalisation (joints plus any placement rows, times features)."""
-        return (self.num_joints_in + extra_rows(self.input_norm)) * self.in_features
+        """Channels per frame after input normalisation (poselift.models.input_norm.input_channels)."""
+        return input_channels(self.input_norm, self.num_joints_in, self.in_features)
 
     @property
     def depth(self) -> int:

@@ -24,14 +24,15 @@ def check_input_norm(mode: str) -> None:
         raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {mode!r}")
 
 
-def extra_rows(mode: str) -> int:
-    """How many rows `normalise_input` appends after the joints (the placement rows of "frame_place")."""
+def input_channels(mode: str, num_joints: int, in_features: int) -> int:
+    """Channels per frame a model's first layer takes after `normalise_input`: the joints, plus the two
+    placement rows of "frame_place", times the features per row."""
     check_input_norm(mode)
-    return 2 if mode == "frame_place" else 0
+    return (num_joints + (2 if mode == "frame_place" else 0)) * in_features
 
 
 def normalise_input(x: torch.Tensor, mode: str) -> torch.Tensor:
-    """(..., J, 2) keypoints -> (..., J + extra_rows(mode), 2), normalised per frame as `mode` says."""
+    """(..., J, 2) keypoints -> (..., J [+ 2 placement rows], 2), normalised per frame as `mode` says."""
     if mode == "screen":
         return x
     check_input_norm(mode)

@@ -152,7 +152,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             name="atcn_27f_mocap",
             file="atcn_27f_mocap.safetensors",
             description=(
-                "attention network, 27 frames, 256 channels, per-frame input normalisation, symmetric: "
+                "attention network, 27 frames, 256 channels, per-frame shape and placement input, symmetric: "
                 "the default for offline video"
             ),
             licence=MOCAP_LICENCE,
@@ -161,7 +161,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             name="atcn_27f_causal_mocap",
             file="atcn_27f_causal_mocap.safetensors",
             description=(
-                "attention network, 27 frames, 256 channels, per-frame input normalisation, causal: "
+                "attention network, 27 frames, 256 channels, per-frame shape and placement input, causal: "
                 "the default for live use"
             ),
             licence=MOCAP_LICENCE,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from poselift.models.input_norm import check_input_norm, extra_rows, normalise_input
+from poselift.models.input_norm import check_input_norm, input_channels, normalise_input
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class VideoPose3DConfig:
 
     @property
     def input_channels(self) -> int:
-        """Channels per frame after input normalisation (joints plus any placement rows, times features)."""
-        return (self.num_joints_in + extra_rows(self.input_norm)) * self.in_features
+        """Channels per frame after input normalisation (poselift.models.input_norm.input_channels)."""
+        return input_channels(self.input_norm, self.num_joints_in, self.in_features)
 
     @property
     def receptive_field(self) -> int:
