@@ -331,9 +331,43 @@ def test_max_steps_stops_and_the_next_call_continues_exactly(data_files, referen
     _assert_same_weights(_state(run_dir), _state(reference_run))
 
 
+def test_init_weights_starts_from_a_weights_file_and_refuses_another_architecture(data_files, reference_run, tmp_path):
+    """Fine-tuning: the run starts from the donor's weights (one step at a tiny learning rate leaves them in
+    place), a fresh run does not, and a donor of another architecture is refused by name."""
+    donor = reference_run / "final.safetensors"
+    from poselift.models.weights import load_weights
+
+    donor_state = load_weights(donor).state_dict()
+    for init, should_match in ((str(donor), True), ("", False)):
+        run_dir = tmp_path / f"init-{should_match}"
+        train(_config(data_files, run_dir, f"init_weights={init}", "max_steps=1", "optim.lr=1e-12",
+                      "optim.lr_end=1e-12", "optim.weight_decay=0"), log=lambda message: None)
+        state = {k[5:]: v for k, v in _state(run_dir).items()}
+        weights = [k for k in donor_state if k.endswith(".weight") and donor_state[k].ndim > 1]
+        matches = all(torch.allclose(state[k], donor_state[k], atol=1e-6) for k in weights)
+        assert matches == should_match
+    with pytest.raises(InputError, match=r"init_weights: architecture differs .*channels is 16 in the weights, 32"):
+        train(_config(data_files, tmp_path / "wide", f"init_weights={donor}", "model.channels=32"),
+              log=lambda message: None)
+    assert not (tmp_path / "wide").exists()
+
+
 def test_resuming_with_a_different_config_is_refused(data_files, reference_run, tmp_path):
     with pytest.raises(InputError, match=r"different config \(optim\.lr = 0\.001, now 0\.002\)"):
         train(_config(data_files, reference_run, "optim.lr=2e-3"), log=lambda message: None)
+
+
+def test_a_run_saved_before_a_key_was_added_or_reshaped_still_resumes(data_files, tmp_path):
+    from poselift.training.trainer import check_same_run
+
+    config = _config(data_files, tmp_path / "old")
+    saved = config.to_dict()
+    del saved["init_weights"]  # added later; the default is what the old run did
+    saved["data"]["noise"] = config.data.noise[0]  # once a single string, now a list
+    check_same_run(config, saved, tmp_path / "last.pt")
+    saved["seed"] = 5
+    with pytest.raises(InputError, match=r"different config \(seed = 5, now 0\)"):
+        check_same_run(config, saved, tmp_path / "last.pt")
 
 
 def test_corrupt_data_is_a_one_line_error_and_keeps_the_run(data_files, tmp_path, capsys):

@@ -156,6 +156,9 @@ class TrainConfig:
     """Write training-curves.png after each epoch (needs matplotlib)."""
     description: str = ""
     """Free text stored in the weights' metadata (what the model was trained on)."""
+    init_weights: str = ""
+    """Start from these weights (a shipped model name or a weights file) instead of a random start: fine-tuning.
+    Their architecture must be the config's model (dropout aside); the optimiser and schedules start afresh."""
 
     def __post_init__(self) -> None:
         _check_choice("optim.name", self.optim.name, OPTIMIZERS)

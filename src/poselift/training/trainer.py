@@ -26,7 +26,7 @@ from poselift.atomic import write_text_atomic
 from poselift.errors import InputError
 from poselift.training import distributed, losses
 from poselift.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from poselift.training.config import TrainConfig
+from poselift.training.config import TrainConfig, config_from_dict
 from poselift.training.data import build_sequences, epoch_dependent
 from poselift.training.evaluate import evaluate
 from poselift.training.optim import (
@@ -137,6 +137,24 @@ def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
     return pose, trajectory
 
 
+def load_initial_weights(model: nn.Module, source: str) -> None:
+    """Copy the weights of `source` (a shipped name or a weights file) into `model`, which must share its architecture.
+
+    Dropout may differ (it holds no weights); any other difference is refused, naming the field.
+    """
+    from poselift.models.registry import load_model
+
+    donor = load_model(source)
+    ours, theirs = asdict(model.config), asdict(donor.config)
+    for key in ours.keys() | theirs.keys():
+        if key != "dropout" and ours.get(key) != theirs.get(key):
+            raise InputError(
+                source, f"init_weights: architecture differs from the config's model ({key} is "
+                f"{theirs.get(key)!r} in the weights, {ours.get(key)!r} in the config)"
+            )
+    model.load_state_dict(donor.state_dict(), strict=True)
+
+
 def compute_loss(
     config: TrainConfig,
     pose: torch.Tensor,
@@ -202,7 +220,15 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def check_same_run(config: TrainConfig, saved: dict[str, Any], source: str | Path) -> None:
-    """Refuse to continue a checkpoint made with a different config (apart from RESUME_IGNORED_KEYS)."""
+    """Refuse to continue a checkpoint made with a different config (apart from RESUME_IGNORED_KEYS).
+
+    The saved config is read back through the current config types first, so a run saved before a key was
+    added (it takes the default) or before a value's form changed (a noise level became a list) still resumes.
+    """
+    try:
+        saved = config_from_dict(saved, str(source)).to_dict()
+    except InputError:
+        pass  # compared as saved: the first differing key is the clearer message
     now, before = _flatten(config.to_dict()), _flatten(saved)
     for key in sorted(set(now) | set(before)):
         if key in RESUME_IGNORED_KEYS or key == "epochs":
@@ -265,6 +291,8 @@ class _Run:
             pose, trajectory = create_models(config)
         except TypeError as error:
             raise InputError(None, f"model {config.model.name}: {error}") from None
+        if checkpoint is None and config.init_weights:
+            load_initial_weights(pose, config.init_weights)
         self.pose, self.trajectory = pose, trajectory
         self.receptive_field = int(pose.receptive_field)
         self.causal = bool(pose.causal)
