@@ -1,7 +1,9 @@
 """Copy a trained run's final weights into the package as a shipped model, with its full metadata.
 
-    python scripts/release_weights.py runs/shipped_atcn_27f/final.safetensors atcn_27f_mocap \
-        --config configs/shipped_atcn_27f.toml
+    python scripts/release_weights.py runs/shipped_atcn_27f_stage2/final.safetensors atcn_27f_mocap \
+        --config configs/shipped_atcn_27f.toml --config configs/shipped_atcn_27f_stage2.toml
+
+Give `--config` once per training stage, in order (a later stage starts from the earlier one's weights).
 
 The metadata records the name, the licence, the data's attribution, the config and command that
 produced the weights, and everything the training run stored (fps, joint layout, normalisation).
@@ -27,7 +29,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", type=Path, help="a run's final.safetensors")
     parser.add_argument("name", choices=sorted(PRETRAINED), help="the shipped model it becomes")
-    parser.add_argument("--config", required=True, help="the training config that produced it")
+    parser.add_argument("--config", required=True, action="append",
+                        help="the training config that produced it; once per stage, in order")
     args = parser.parse_args()
     model = load_weights(args.weights)
     info = PRETRAINED[args.name]
@@ -37,8 +40,8 @@ def main() -> int:
         "description": info.description,
         "licence": info.licence,
         "training_data": ATTRIBUTION,
-        "training_config": args.config,
-        "training_command": f"poselift train --config {args.config}",
+        "training_config": ", then ".join(args.config),
+        "training_command": " && ".join(f"poselift train --config {config}" for config in args.config),
         "model_card": "docs/model-cards.md",
     })
     out = REPO / "src" / "poselift" / "weights" / info.file
