@@ -146,7 +146,7 @@ def load_initial_weights(model: nn.Module, source: str) -> None:
 
     donor = load_model(source)
     ours, theirs = asdict(model.config), asdict(donor.config)
-    for key in ours.keys() | theirs.keys():
+    for key in sorted(ours.keys() | theirs.keys()):
         if key != "dropout" and ours.get(key) != theirs.get(key):
             raise InputError(
                 source, f"init_weights: architecture differs from the config's model ({key} is "
