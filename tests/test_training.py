@@ -119,6 +119,20 @@ def test_noise_is_one_level_or_a_mix(tmp_path):
         load_config(path, ["data.noise=none,loud"])
 
 
+def test_a_config_can_start_from_a_base_file(tmp_path):
+    """`base` names another config (relative to this one): its keys apply unless this file changes them,
+    table by table; a loop is a one-line error."""
+    (tmp_path / "first.toml").write_text('seed = 3\nepochs = 7\n[model]\nname = "atcn_27f"\nchannels = 64\n')
+    (tmp_path / "second.toml").write_text('base = "first.toml"\nepochs = 2\n[model]\nchannels = 32\n')
+    config = load_config(tmp_path / "second.toml", ["seed=4"])
+    assert (config.seed, config.epochs, config.model.name, config.model.overrides["channels"]) == (4, 2, "atcn_27f", 32)
+    assert load_config(tmp_path / "first.toml").epochs == 7
+    (tmp_path / "loop.toml").write_text('base = "loop2.toml"\n')
+    (tmp_path / "loop2.toml").write_text('base = "loop.toml"\n')
+    with pytest.raises(InputError, match="'base' chain loops back"):
+        load_config(tmp_path / "loop.toml")
+
+
 @pytest.mark.parametrize(
     ("override", "expected"),
     [

@@ -218,25 +218,45 @@ def _to_plain(value: Any) -> Any:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read a TOML or JSON config (or start from defaults when `path` is None) and apply `key=value` overrides."""
-    data: dict[str, Any] = {}
-    source = None if path is None else str(path)
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(path, f"cannot read config: {error.strerror or error}") from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-            kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
-            raise InputError(path, f"not a valid {kind} config: {error}") from None
+    data = _read_config_file(Path(path)) if path is not None else {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise InputError(None, f"override '{item}' is not of the form key=value")
         _set_dotted(data, key.strip(), _OverrideText(raw.strip()))
-    return config_from_dict(data, source)
+    return config_from_dict(data, None if path is None else str(path))
+
+
+def _read_config_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's tables; `base = "other.toml"` (relative to this file) starts from that file's, so a
+    config that changes a few keys of another names only those."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(path, f"cannot read config: {error.strerror or error}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise InputError(path, f"not a valid {kind} config: {error}") from None
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = path.parent / str(base)
+    if base_path.resolve() in seen or base_path.resolve() == path.resolve():
+        raise InputError(path, f"config 'base' chain loops back to {base_path}")
+    return _merge(_read_config_file(base_path, (*seen, path.resolve())), data)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied, table by table."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class _OverrideText(str):
