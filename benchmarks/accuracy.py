@@ -39,6 +39,9 @@ CANDIDATES = {
     "atcn_81f_causal": ("atcn_81f_causal", {"channels": 256}),
     "videopose3d_81f": ("videopose3d_81f", {"channels": 256}),
     "single_frame_448": ("videopose3d_1f", {"channels": 448}),
+    # Capacity: the shipped architecture at twice the width (4x the parameters and FLOPs).
+    "atcn_27f_512": ("atcn_27f", {"channels": 512}),
+    "videopose3d_27f_512": ("videopose3d_27f", {"channels": 512}),
 }
 DEFAULT_CANDIDATES = "atcn_27f,atcn_27f_causal,videopose3d_27f,single_frame"
 

@@ -360,10 +360,36 @@ def test_init_weights_starts_from_a_weights_file_and_refuses_another_architectur
         weights = [k for k in donor_state if k.endswith(".weight") and donor_state[k].ndim > 1]
         matches = all(torch.allclose(state[k], donor_state[k], atol=1e-6) for k in weights)
         assert matches == should_match
-    with pytest.raises(InputError, match=r"init_weights: architecture differs .*channels is 16 in the weights, 32"):
-        train(_config(data_files, tmp_path / "wide", f"init_weights={donor}", "model.channels=32"),
+    with pytest.raises(InputError, match=r"architecture differs .*channels is 16 in the weights, 8 .*not narrow"):
+        train(_config(data_files, tmp_path / "narrow", f"init_weights={donor}", "model.channels=8"),
               log=lambda message: None)
-    assert not (tmp_path / "wide").exists()
+    with pytest.raises(InputError, match=r"architecture differs .*causal is False in the weights, True"):
+        train(_config(data_files, tmp_path / "causal", f"init_weights={donor}", "model.causal=true"),
+              log=lambda message: None)
+    assert not (tmp_path / "narrow").exists() and not (tmp_path / "causal").exists()
+
+
+def test_init_weights_widens_a_narrower_donor_keeping_its_output(data_files, reference_run, tmp_path):
+    """A 32-channel run from the 16-channel reference starts where the donor is (Net2Net widening, output
+    within a small fraction of what a random start is away); the log says so."""
+    from poselift.models.weights import load_weights
+
+    donor = reference_run / "final.safetensors"
+    messages: list[str] = []
+    outputs = {}
+    for init in (str(donor), ""):
+        run_dir = tmp_path / f"wide-{bool(init)}"
+        train(_config(data_files, run_dir, f"init_weights={init}", "model.channels=32", "epochs=1",
+                      "max_windows_per_epoch=48", "optim.lr=1e-12", "optim.lr_end=1e-12", "optim.weight_decay=0"), log=messages.append)
+        outputs[bool(init)] = load_weights(run_dir / "final.safetensors").eval()
+    assert any("widened from 16 to 32 channels" in message for message in messages)
+    narrow = load_weights(donor).eval()
+    windows = torch.randn(8, narrow.receptive_field, 17, 2) * 0.3
+    with torch.no_grad():
+        expected = narrow(windows)
+        widened_gap = (outputs[True](windows) - expected).abs().mean()
+        fresh_gap = (outputs[False](windows) - expected).abs().mean()
+    assert widened_gap < 0.05 * fresh_gap
 
 
 def test_resuming_with_a_different_config_is_refused(data_files, reference_run, tmp_path):

@@ -137,22 +137,38 @@ def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
     return pose, trajectory
 
 
-def load_initial_weights(model: nn.Module, source: str) -> None:
+def load_initial_weights(model: nn.Module, source: str, seed: int = 0) -> str:
     """Copy the weights of `source` (a shipped name or a weights file) into `model`, which must share its architecture.
 
-    Dropout may differ (it holds no weights); any other difference is refused, naming the field.
+    Dropout may differ (it holds no weights), and the model may be wider than the donor: the donor is then
+    widened without changing its output (poselift.models.widen, Net2Net). Any other difference is refused,
+    naming the field. Returns a line saying what was done, for the log.
     """
     from poselift.models.registry import load_model
+    from poselift.models.widen import widen_state
 
     donor = load_model(source)
     ours, theirs = asdict(model.config), asdict(donor.config)
     for key in sorted(ours.keys() | theirs.keys()):
-        if key != "dropout" and ours.get(key) != theirs.get(key):
-            raise InputError(
-                source, f"init_weights: architecture differs from the config's model ({key} is "
-                f"{theirs.get(key)!r} in the weights, {ours.get(key)!r} in the config)"
-            )
-    model.load_state_dict(donor.state_dict(), strict=True)
+        if key == "dropout" or ours.get(key) == theirs.get(key):
+            continue
+        if key == "channels" and theirs[key] < ours[key]:
+            continue
+        hint = ": init_weights can widen a model, not narrow it" if key == "channels" else ""
+        raise InputError(
+            source, f"init_weights: architecture differs from the config's model ({key} is "
+            f"{theirs.get(key)!r} in the weights, {ours.get(key)!r} in the config){hint}"
+        )
+    if ours["channels"] == theirs["channels"]:
+        model.load_state_dict(donor.state_dict(), strict=True)
+        return f"poselift train: starting from the weights of {source}"
+    model.load_state_dict(widen_state(donor, model, noise=WIDEN_NOISE, seed=seed), strict=True)
+    return (f"poselift train: starting from the weights of {source}, widened from {theirs['channels']} to "
+            f"{ours['channels']} channels (same output)")
+
+
+WIDEN_NOISE = 0.01
+"""Relative std of the noise on the copied channels' weights when init_weights widens a model (breaks their symmetry)."""
 
 
 def compute_loss(
@@ -292,7 +308,7 @@ class _Run:
         except TypeError as error:
             raise InputError(None, f"model {config.model.name}: {error}") from None
         if checkpoint is None and config.init_weights:
-            load_initial_weights(pose, config.init_weights)
+            self.log(load_initial_weights(pose, config.init_weights, seed=config.seed))
         self.pose, self.trajectory = pose, trajectory
         self.receptive_field = int(pose.receptive_field)
         self.causal = bool(pose.causal)
