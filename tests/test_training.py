@@ -380,7 +380,8 @@ def test_init_weights_widens_a_narrower_donor_keeping_its_output(data_files, ref
     for init in (str(donor), ""):
         run_dir = tmp_path / f"wide-{bool(init)}"
         train(_config(data_files, run_dir, f"init_weights={init}", "model.channels=32", "epochs=1",
-                      "max_windows_per_epoch=48", "optim.lr=1e-12", "optim.lr_end=1e-12", "optim.weight_decay=0"), log=messages.append)
+                      "max_windows_per_epoch=48", "optim.lr=1e-12", "optim.lr_end=1e-12",
+                      "optim.weight_decay=0"), log=messages.append)
         outputs[bool(init)] = load_weights(run_dir / "final.safetensors").eval()
     assert any("widened from 16 to 32 channels" in message for message in messages)
     narrow = load_weights(donor).eval()

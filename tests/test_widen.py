@@ -34,7 +34,8 @@ def test_a_widened_model_gives_the_narrow_models_output_in_both_modes(name):
 
 def test_noise_breaks_the_copies_symmetry_but_keeps_the_output_close():
     torch.manual_seed(1)
-    narrow, wide = create_model("atcn_27f", channels=16, dropout=0.0), create_model("atcn_27f", channels=32, dropout=0.0)
+    narrow = create_model("atcn_27f", channels=16, dropout=0.0)
+    wide = create_model("atcn_27f", channels=32, dropout=0.0)
     narrow.eval(), wide.eval()
     exact, noisy = widen_state(narrow, wide), widen_state(narrow, wide, noise=0.01, seed=3)
     key = "layers.0.pointwise.weight"

@@ -168,7 +168,7 @@ def load_initial_weights(model: nn.Module, source: str, seed: int = 0) -> str:
 
 
 WIDEN_NOISE = 0.01
-"""Relative std of the noise on the copied channels' weights when init_weights widens a model (breaks their symmetry)."""
+"""Relative std of the noise on the copied channels' weights when init_weights widens a model (breaks symmetry)."""
 
 
 def compute_loss(
