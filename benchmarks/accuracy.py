@@ -9,6 +9,7 @@ and optionally the shipped models. Every figure is in inference mode on held-out
 averaging. Prints a table and writes JSON.
 
     python benchmarks/accuracy.py --json benchmarks/results/accuracy.json [--epochs 4 --windows 30000]
+    python benchmarks/accuracy.py ... --set data.speed_range=[0.8,1.25] --runs runs/accuracy-speed   # a recipe change
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def train_candidate(key: str, args: argparse.Namespace) -> Path:
         f"model.name={name}", f"output_dir={args.runs / key}", f"epochs={args.epochs}",
         f"max_windows_per_epoch={args.windows}", f"seed={args.seed}", f"data.train=['{args.bvh}']",
         f"num_threads={args.threads}", "plot=false",
-    ] + [f"model.{k}={v}" for k, v in overrides.items()]
+    ] + [f"model.{k}={v}" for k, v in overrides.items()] + list(args.set)
     config = load_config(REPO / "configs" / "shipped_atcn_27f.toml", settings)
     result = train(config, resume=True, log=lambda message: print(f"  [{key}] {message}", flush=True))
     # The last weights, not the "best" epoch: validation uses the held-out styles, so picking by it would
@@ -99,6 +100,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", default=DEFAULT_CANDIDATES, help=f"comma-separated, of {', '.join(CANDIDATES)}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a further training config override for every candidate (repeatable; use with --runs)")
     parser.add_argument("--shipped", action="store_true", help="also evaluate the shipped models")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
     args = parser.parse_args()
@@ -139,7 +142,8 @@ def main() -> int:
     from poselift.atomic import write_text_atomic
 
     result = {"holdout_styles": HOLDOUT, "bvh": str(args.bvh), "epochs": args.epochs, "windows": args.windows,
-              "seed": args.seed, "eval_seed": 1234, "metric_units": "mm (MPJVE mm/frame), flip-averaged",
+              "seed": args.seed, "overrides": args.set, "eval_seed": 1234,
+              "metric_units": "mm (MPJVE mm/frame), flip-averaged",
               "rows": rows, "table": table}
     write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.json}")

@@ -90,6 +90,22 @@ def test_synthesize_resamples_to_the_requested_rate():
     assert seqs[0].fps == 30.0 and seqs[0].num_frames == (480 - 1) // 4 + 1
 
 
+def test_speed_augmentation_plays_each_piece_faster_or_slower():
+    """A speed factor s shortens a piece by s and frame k shows the recording at k*s; the factors are
+    log-uniform in the range, and without a range nothing is drawn (the data stay as before)."""
+    recorded = walk(seconds=4.0)
+    fast = synthesize([clip(recorded)], views_per_clip=1, augment_proportions=False, speed_range=(2.0, 2.0))[0]
+    assert fast.fps == 30.0 and fast.num_frames == (120 - 1) // 2 + 1
+    np.testing.assert_allclose(fast.poses_3d, camera_of(fast).world_to_camera(recorded[::2]), atol=1e-5)
+    lengths = [s.num_frames for s in synthesize([clip(recorded)] * 40, views_per_clip=1, speed_range=(0.8, 1.25))]
+    factors = 119 / (np.array(lengths) - 1)
+    assert 0.79 < factors.min() and factors.max() < 1.26 and factors.min() < 0.9 and factors.max() > 1.1
+    plain = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5)
+    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, speed_range=None)
+    for x, y in zip(plain, same, strict=True):
+        np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+
+
 # -------------------------------------------------------------------------------------------- proportions
 
 

@@ -3,6 +3,7 @@ clear errors on bad data (without losing an existing run), and a 2-process torch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -143,6 +144,7 @@ def test_a_config_can_start_from_a_base_file(tmp_path):
         ("optim.name=sgd", "config key 'optim.name' must be one of ranger, adamw, adam"),
         ("flip_augment=maybe", "config key 'flip_augment' expects bool"),
         ("epochs", "is not of the form key=value"),
+        ("data.speed_range=[1.2]", "config key 'data.speed_range' must be [] or [low, high] factors"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):
@@ -271,6 +273,10 @@ def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir)
     assert np.abs(bone_lengths(train0[0].poses_3d)[1:] / own[1:] - 1).max() > 0.02
     with pytest.raises(InputError, match="no files match this pattern"):
         build_sequences(load_config(None, ["data.kind=mocap", f"data.train={folder}/nothing_*.bvh"]).data, "train")
+    # Speed augmentation changes the training pieces' lengths, never the validation set.
+    fast = dataclasses.replace(data, speed_range=(1.5, 1.5))
+    assert build_sequences(fast, "train", 0)[0].num_frames < train0[0].num_frames
+    np.testing.assert_array_equal(build_sequences(fast, "val", 0)[0].keypoints_2d, val0[0].keypoints_2d)
 
 
 # --- training runs -----------------------------------------------------------------------------

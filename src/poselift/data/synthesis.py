@@ -443,6 +443,14 @@ def _pick_noise(noise: NoiseChoice, rng: np.random.Generator) -> str | NoiseLeve
     return noise[0] if len(noise) == 1 else noise[int(rng.integers(len(noise)))]
 
 
+def random_speed(rng: np.random.Generator, speed_range: tuple[float, float] | None) -> float:
+    """A playback speed factor, log-uniform in speed_range; 1 (and no draw from `rng`) without a range."""
+    if not speed_range:
+        return 1.0
+    low, high = speed_range
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
 def synthesize_clip(
     clip: MocapClip,
     rng: np.random.Generator,
@@ -454,11 +462,17 @@ def synthesize_clip(
     height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
+    speed_range: tuple[float, float] | None = None,
 ) -> list[PoseSequence]:
     """Training pairs from one clip (see `synthesize`); uses `rng` for everything."""
     joints = clip.joints_3d
     clip_fps = clip.fps
-    if fps is not None and abs(fps - clip.fps) > 1e-6:
+    speed = random_speed(rng, speed_range)
+    if speed != 1.0:
+        # Played `speed` times faster: the recording is read as if it were taken at speed x its rate.
+        target = fps if fps is not None else clip.fps
+        joints, clip_fps = resample_joints(joints, clip.fps * speed, target), float(target)
+    elif fps is not None and abs(fps - clip.fps) > 1e-6:
         joints, clip_fps = resample_joints(joints, clip.fps, fps), float(fps)
     if proportions:
         joints = augment_proportions(joints, rng, height_range)
@@ -496,6 +510,7 @@ def synthesize(
     min_frames: int = 1,
     max_seconds: float | None = None,
     progress: bool = False,
+    speed_range: tuple[float, float] | None = None,
 ) -> list[PoseSequence]:
     """2D/3D training pairs from mocap clips: one PoseSequence per view (random cameras) or per visible run
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
@@ -506,7 +521,8 @@ def synthesize(
     keypoints_2d are normalised screen coordinates, poses_3d camera-frame metres. Clip i uses
     np.random.default_rng([seed, i]): results do not depend on the order in which clips are processed, and the
     same seed gives the same data. max_seconds: cut longer clips into equal pieces of at most this length, each
-    with its own cameras (people look bigger in long walks).
+    with its own cameras (people look bigger in long walks). speed_range: play each piece at a random speed
+    factor, log-uniform in [low, high] (faster and slower motion than was recorded; None keeps it).
     """
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:
@@ -527,7 +543,7 @@ def synthesize(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
                     proportions=augment_proportions, height_range=height_range, camera_ranges=camera_ranges,
-                    min_frames=min_frames,
+                    min_frames=min_frames, speed_range=speed_range,
                 )
             )
     return out

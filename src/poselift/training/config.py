@@ -68,6 +68,9 @@ class DataConfig:
     height_range: tuple[float, ...] = (1.5, 1.95)
     """mocap: the statures (metres) that proportion augmentation draws from; [] keeps each clip's own size
     (the bone-length factors still vary it by a few per cent)."""
+    speed_range: tuple[float, ...] = ()
+    """mocap: play each training piece at a random speed, a factor log-uniform in [low, high] (e.g. [0.8, 1.25]);
+    [] keeps the recorded speed. Validation always uses the recorded speed."""
     max_seconds: float = 0.0
     """mocap: cut longer clips into pieces of at most this length, each with its own cameras (0: no cut)."""
     resynthesize: bool = True
@@ -183,6 +186,11 @@ class TrainConfig:
         if heights and not (len(heights) == 2 and 0 < heights[0] <= heights[1]):
             raise InputError(
                 None, f"config key 'data.height_range' must be [] or [low, high] metres, found {list(heights)}"
+            )
+        speeds = self.data.speed_range
+        if speeds and not (len(speeds) == 2 and 0 < speeds[0] <= speeds[1]):
+            raise InputError(
+                None, f"config key 'data.speed_range' must be [] or [low, high] factors, found {list(speeds)}"
             )
 
     def to_dict(self) -> dict[str, Any]:

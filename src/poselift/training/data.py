@@ -166,6 +166,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         # Validation sees the motion capture's own bodies, as `poselift evaluate --bvh` does.
         augment_proportions=data_config.augment_proportions and split == "train",
         height_range=tuple(data_config.height_range) or None,
+        speed_range=(tuple(data_config.speed_range) or None) if split == "train" else None,
         seed=synthesis_seed,
         max_seconds=data_config.max_seconds or None,
     )
