@@ -137,6 +137,10 @@ def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
     return pose, trajectory
 
 
+WIDEN_NOISE = 0.01
+"""Relative std of the noise on the copied channels' weights when init_weights widens a model (breaks symmetry)."""
+
+
 def load_initial_weights(model: nn.Module, source: str, seed: int = 0) -> str:
     """Copy the weights of `source` (a shipped name or a weights file) into `model`, which must share its architecture.
 
@@ -164,11 +168,7 @@ def load_initial_weights(model: nn.Module, source: str, seed: int = 0) -> str:
         return f"poselift train: starting from the weights of {source}"
     model.load_state_dict(widen_state(donor, model, noise=WIDEN_NOISE, seed=seed), strict=True)
     return (f"poselift train: starting from the weights of {source}, widened from {theirs['channels']} to "
-            f"{ours['channels']} channels (same output)")
-
-
-WIDEN_NOISE = 0.01
-"""Relative std of the noise on the copied channels' weights when init_weights widens a model (breaks symmetry)."""
+            f"{ours['channels']} channels (same output up to 1 % noise on the copies)")
 
 
 def compute_loss(
