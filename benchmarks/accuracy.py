@@ -42,6 +42,7 @@ CANDIDATES = {
     "single_frame_448": ("videopose3d_1f", {"channels": 448}),
     # Capacity: the shipped architecture at twice the width (4x the parameters and FLOPs).
     "atcn_27f_512": ("atcn_27f", {"channels": 512}),
+    "atcn_27f_1024": ("atcn_27f", {"channels": 1024}),
     "videopose3d_27f_512": ("videopose3d_27f", {"channels": 512}),
 }
 DEFAULT_CANDIDATES = "atcn_27f,atcn_27f_causal,videopose3d_27f,single_frame"
