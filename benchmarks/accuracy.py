@@ -25,7 +25,8 @@ DEFAULT_BVH = REPO.parent / "shared" / "data" / "mocap" / "bandai-namco"
 HOLDOUT = ("childish", "youthful")
 
 CANDIDATES = {
-    # The shipped architecture (27 frames, 256 channels, 488k parameters) and baselines of a similar count.
+    # The shipped architecture before its widening stage (27 frames, 256 channels, 490k parameters) and
+    # baselines of a similar count.
     "atcn_27f": ("atcn_27f", {"channels": 256}),
     "atcn_27f_causal": ("atcn_27f_causal", {"channels": 256}),
     "videopose3d_27f": ("videopose3d_27f", {"channels": 240}),
@@ -40,10 +41,9 @@ CANDIDATES = {
     "atcn_81f_causal": ("atcn_81f_causal", {"channels": 256}),
     "videopose3d_81f": ("videopose3d_81f", {"channels": 256}),
     "single_frame_448": ("videopose3d_1f", {"channels": 448}),
-    # Capacity: the shipped architecture at twice the width (4x the parameters and FLOPs).
+    # Width: 512 channels (today's shipped width) and 1024 (the paper's).
     "atcn_27f_512": ("atcn_27f", {"channels": 512}),
     "atcn_27f_1024": ("atcn_27f", {"channels": 1024}),
-    "videopose3d_27f_512": ("videopose3d_27f", {"channels": 512}),
 }
 DEFAULT_CANDIDATES = "atcn_27f,atcn_27f_causal,videopose3d_27f,single_frame"
 

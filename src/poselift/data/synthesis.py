@@ -465,15 +465,12 @@ def synthesize_clip(
     speed_range: tuple[float, float] | None = None,
 ) -> list[PoseSequence]:
     """Training pairs from one clip (see `synthesize`); uses `rng` for everything."""
-    joints = clip.joints_3d
-    clip_fps = clip.fps
-    speed = random_speed(rng, speed_range)
-    if speed != 1.0:
-        # Played `speed` times faster: the recording is read as if it were taken at speed x its rate.
-        target = fps if fps is not None else clip.fps
-        joints, clip_fps = resample_joints(joints, clip.fps * speed, target), float(target)
-    elif fps is not None and abs(fps - clip.fps) > 1e-6:
-        joints, clip_fps = resample_joints(joints, clip.fps, fps), float(fps)
+    # Played `speed` times faster, the recording reads as if it were taken at speed x its rate.
+    source_fps = clip.fps * random_speed(rng, speed_range)
+    target_fps = clip.fps if fps is None else float(fps)
+    joints, clip_fps = clip.joints_3d, clip.fps
+    if abs(source_fps - target_fps) > 1e-6:
+        joints, clip_fps = resample_joints(joints, source_fps, target_fps), target_fps
     if proportions:
         joints = augment_proportions(joints, rng, height_range)
     sequences = []

@@ -57,10 +57,18 @@ def _widen_tensor(
 
 def channel_groups(model: nn.Module) -> int:
     """The group count of the model's grouped (not depthwise) convolutions, 1 if it has none."""
-    counts = {m.groups for m in model.modules() if isinstance(m, nn.Conv1d) and 1 < m.groups < m.in_channels}
+    counts = {module.groups for module in _grouped_convs(model).values()}
     if len(counts) > 1:
         raise ValueError(f"grouped convolutions with different group counts {sorted(counts)}")
     return counts.pop() if counts else 1
+
+
+def _grouped_convs(model: nn.Module) -> dict[str, nn.Conv1d]:
+    """The model's grouped convolutions (neither plain nor depthwise), by module name."""
+    return {
+        name: module for name, module in model.named_modules()
+        if isinstance(module, nn.Conv1d) and 1 < module.groups < module.in_channels
+    }
 
 
 def widen_state(narrow: nn.Module, wide: nn.Module, noise: float = 0.0, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -81,10 +89,9 @@ def widen_state(narrow: nn.Module, wide: nn.Module, noise: float = 0.0, seed: in
     generator = torch.Generator().manual_seed(seed)
     source = channel_map(old, new, groups, generator)
     share = torch.bincount(source, minlength=old)
-    grouped_convs = {
-        f"{name}.weight" for name, module in wide.named_modules()
-        if isinstance(module, nn.Conv1d) and 1 < module.groups < module.in_channels
-    }
+    grouped_convs = {f"{name}.weight" for name in _grouped_convs(wide)}
+    # channel_map puts each group's originals first; the channels after them are the copies.
+    is_copy = torch.arange(new) % (new // groups) >= old // groups
     state = {}
     for key, tensor in narrow_state.items():
         target = wide_state[key]
@@ -94,18 +101,9 @@ def widen_state(narrow: nn.Module, wide: nn.Module, noise: float = 0.0, seed: in
         value = _widen_tensor(key, tensor, target.shape, source, share, key in grouped_convs)
         copied_rows = value.dim() >= 2 and tensor.shape[0] != target.shape[0]
         if noise and copied_rows and key.endswith("weight"):
-            is_copy = torch.ones(new, dtype=torch.bool)
-            is_copy[_first_of_each(source, old)] = False
             spread = value.std() * noise
             value = value.clone()
             value[is_copy] += torch.randn(value[is_copy].shape, generator=generator) * spread
         state[key] = value.contiguous()
     return state
 
-
-def _first_of_each(source: torch.Tensor, old: int) -> torch.Tensor:
-    """Index of the first new channel copying each old channel (the "original", left unperturbed)."""
-    first = torch.full((old,), -1, dtype=torch.long)
-    for index in range(len(source) - 1, -1, -1):
-        first[source[index]] = index
-    return first

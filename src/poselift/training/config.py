@@ -182,16 +182,10 @@ class TrainConfig:
         for key in ("optim.lr", "optim.lr_end"):
             if not _get(self, key) > 0:
                 raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")
-        heights = self.data.height_range
-        if heights and not (len(heights) == 2 and 0 < heights[0] <= heights[1]):
-            raise InputError(
-                None, f"config key 'data.height_range' must be [] or [low, high] metres, found {list(heights)}"
-            )
-        speeds = self.data.speed_range
-        if speeds and not (len(speeds) == 2 and 0 < speeds[0] <= speeds[1]):
-            raise InputError(
-                None, f"config key 'data.speed_range' must be [] or [low, high] factors, found {list(speeds)}"
-            )
+        for key, unit in (("data.height_range", "metres"), ("data.speed_range", "factors")):
+            bounds = _get(self, key)
+            if bounds and not (len(bounds) == 2 and 0 < bounds[0] <= bounds[1]):
+                raise InputError(None, f"config key '{key}' must be [] or [low, high] {unit}, found {list(bounds)}")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data; `[model]` overrides are flattened into the model table."""

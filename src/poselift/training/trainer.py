@@ -168,7 +168,7 @@ def load_initial_weights(model: nn.Module, source: str, seed: int = 0) -> str:
         return f"poselift train: starting from the weights of {source}"
     model.load_state_dict(widen_state(donor, model, noise=WIDEN_NOISE, seed=seed), strict=True)
     return (f"poselift train: starting from the weights of {source}, widened from {theirs['channels']} to "
-            f"{ours['channels']} channels (same output up to 1 % noise on the copies)")
+            f"{ours['channels']} channels (same output up to {WIDEN_NOISE:.0%} noise on the copies)")
 
 
 def compute_loss(
