@@ -17,6 +17,7 @@ from poselift.data.synthesis import (
     augment_proportions,
     bursts,
     fill_missing,
+    perturb_limb_angles,
     random_camera,
     resample_joints,
     synthesize,
@@ -104,6 +105,48 @@ def test_speed_augmentation_plays_each_piece_faster_or_slower():
     same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, speed_range=None)
     for x, y in zip(plain, same, strict=True):
         np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+
+
+# ------------------------------------------------------------------------------------------- limb angles
+
+
+def _direction_change_degrees(before: np.ndarray, after: np.ndarray, parent: int, child: int) -> np.ndarray:
+    a, b = before[:, child] - before[:, parent], after[:, child] - after[:, parent]
+    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def test_limb_rotation_turns_limbs_keeps_bones_and_drifts_smoothly():
+    """Every bone keeps its length in every frame, the pelvis and hips stay put, the forearms turn by about the
+    asked-for angle and the turn drifts slowly (a few tenths of a degree per frame at 30 fps)."""
+    recorded = walk(seconds=40.0).astype(np.float64)
+    turned = perturb_limb_angles(recorded, np.random.default_rng(0), 15.0, 30.0).astype(np.float64)
+    parents = np.array(H36M17.parents[1:])
+    length = lambda j: np.linalg.norm(j[:, 1:] - j[:, parents], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(length(turned), length(recorded), atol=1e-5)
+    np.testing.assert_allclose(turned[:, [0, 1, 4, 7]], recorded[:, [0, 1, 4, 7]], atol=1e-6)
+    for parent, child in ((12, 13), (15, 16)):  # forearms: their own turn plus the ones above them
+        change = _direction_change_degrees(recorded, turned, parent, child)
+        assert 12.0 < change.mean() < 60.0
+        assert np.abs(np.diff(change)).mean() < 1.0
+    shins = _direction_change_degrees(recorded, turned, 2, 3).mean()
+    forearms = _direction_change_degrees(recorded, turned, 15, 16).mean()
+    assert shins < forearms  # legs get half the arms' share
+    bigger = perturb_limb_angles(recorded, np.random.default_rng(0), 30.0, 30.0)
+    assert _direction_change_degrees(recorded, bigger, 15, 16).mean() > 1.5 * forearms
+
+
+def test_limb_rotation_off_changes_nothing_and_draws_nothing():
+    recorded = walk(seconds=4.0)
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(perturb_limb_angles(recorded, rng, 0.0, 30.0), recorded)
+    assert rng.random() == np.random.default_rng(3).random()
+    plain = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5)
+    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, limb_rotation=0.0)
+    turned = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, limb_rotation=15.0)
+    for x, y, z in zip(plain, same, turned, strict=True):
+        np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+        assert np.abs(z.poses_3d[:, 16] - x.poses_3d[:, 16]).max() > 0.05
 
 
 # -------------------------------------------------------------------------------------------- proportions

@@ -145,6 +145,7 @@ def test_a_config_can_start_from_a_base_file(tmp_path):
         ("flip_augment=maybe", "config key 'flip_augment' expects bool"),
         ("epochs", "is not of the form key=value"),
         ("data.speed_range=[1.2]", "config key 'data.speed_range' must be [] or [low, high] factors"),
+        ("data.limb_rotation=-5", "config key 'data.limb_rotation' must be >= 0 degrees, found -5.0"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):
@@ -277,6 +278,12 @@ def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir)
     fast = dataclasses.replace(data, speed_range=(1.5, 1.5))
     assert build_sequences(fast, "train", 0)[0].num_frames < train0[0].num_frames
     np.testing.assert_array_equal(build_sequences(fast, "val", 0)[0].keypoints_2d, val0[0].keypoints_2d)
+    # Limb rotation changes the training poses, never the validation set.
+    turned = dataclasses.replace(data, limb_rotation=20.0)
+    turned_train = build_sequences(turned, "train", 0)[0]
+    assert turned_train.num_frames == train0[0].num_frames
+    assert np.abs(turned_train.keypoints_2d - train0[0].keypoints_2d).max() > 0.01
+    np.testing.assert_array_equal(build_sequences(turned, "val", 0)[0].keypoints_2d, val0[0].keypoints_2d)
 
 
 # --- training runs -----------------------------------------------------------------------------

@@ -96,6 +96,56 @@ def augment_proportions(
     return out.astype(np.float32)
 
 
+# -------------------------------------------------------------------------------------------- joint angles
+
+LIMB_ROTATION_SHARE: dict[int, float] = {
+    8: 0.5,  # thorax: the upper body bends and twists about the spine
+    10: 0.5,  # head top: the head turns about the neck
+    12: 1.0, 13: 1.0, 15: 1.0, 16: 1.0,  # elbows about the shoulders, wrists about the elbows
+    2: 0.5, 3: 0.5, 5: 0.5, 6: 0.5,  # knees about the hips, ankles about the knees
+}
+"""H36M joints whose subtree `perturb_limb_angles` turns about the joint's parent, and the share of its
+standard deviation each gets (arms move most freely; legs carry the body and keep it on the floor)."""
+
+LIMB_ROTATION_SECONDS = 1.0
+"""Time scale (seconds) over which the limb rotations drift."""
+
+
+def _subtree(joint: int) -> list[int]:
+    """`joint` and every joint below it in the H36M tree."""
+    members = [joint]
+    for child, parent in enumerate(H36M17.parents):
+        if parent in members:
+            members.append(child)
+    return members
+
+
+def perturb_limb_angles(
+    joints: np.ndarray, rng: np.random.Generator, sigma_degrees: float, fps: float,
+    seconds: float = LIMB_ROTATION_SECONDS,
+) -> np.ndarray:
+    """New joint angles for a (T, 17, 3) motion, every bone length kept: each joint of LIMB_ROTATION_SHARE
+    turns its subtree about its parent by a rotation vector drifting smoothly over time (low-passed noise,
+    time scale `seconds`; per-axis standard deviation sigma_degrees x the joint's share). The recording's
+    arm and leg motion is thereby combined with poses it never holds, so the lifter cannot learn a style's
+    typical arm trajectory instead of reading the 2D. Same dtype out; sigma_degrees = 0 returns a copy and draws
+    nothing.
+    """
+    joints = np.asarray(joints)
+    if sigma_degrees <= 0 or joints.shape[0] == 0:
+        return joints.copy()
+    out = joints.astype(np.float64)
+    from poselift.export.quaternions import from_axis_angle, rotate
+
+    for joint, share in LIMB_ROTATION_SHARE.items():
+        vector = smooth_noise(rng, (out.shape[0], 3), fps, seconds) * math.radians(sigma_degrees * share)
+        turn = from_axis_angle(vector, np.linalg.norm(vector, axis=-1))[:, None]  # (T, 1, 4)
+        members = _subtree(joint)
+        pivot = out[:, H36M17.parents[joint]][:, None]
+        out[:, members] = pivot + rotate(turn, out[:, members] - pivot)
+    return out.astype(joints.dtype)
+
+
 # ---------------------------------------------------------------------------------------------- cameras
 
 IMAGE_SIZES: tuple[tuple[int, int], ...] = ((1000, 1000), (1920, 1080), (1080, 1920))
@@ -463,6 +513,7 @@ def synthesize_clip(
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
     speed_range: tuple[float, float] | None = None,
+    limb_rotation: float = 0.0,
 ) -> list[PoseSequence]:
     """Training pairs from one clip (see `synthesize`); uses `rng` for everything."""
     # Played `speed` times faster, the recording reads as if it were taken at speed x its rate.
@@ -471,6 +522,8 @@ def synthesize_clip(
     joints, clip_fps = clip.joints_3d, clip.fps
     if abs(source_fps - target_fps) > 1e-6:
         joints, clip_fps = resample_joints(joints, source_fps, target_fps), target_fps
+    if limb_rotation > 0:
+        joints = perturb_limb_angles(joints, rng, limb_rotation, clip_fps)
     if proportions:
         joints = augment_proportions(joints, rng, height_range)
     sequences = []
@@ -508,6 +561,7 @@ def synthesize(
     max_seconds: float | None = None,
     progress: bool = False,
     speed_range: tuple[float, float] | None = None,
+    limb_rotation: float = 0.0,
 ) -> list[PoseSequence]:
     """2D/3D training pairs from mocap clips: one PoseSequence per view (random cameras) or per visible run
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
@@ -520,6 +574,7 @@ def synthesize(
     same seed gives the same data. max_seconds: cut longer clips into equal pieces of at most this length, each
     with its own cameras (people look bigger in long walks). speed_range: play each piece at a random speed
     factor, log-uniform in [low, high] (faster and slower motion than was recorded; None keeps it).
+    limb_rotation: per-axis standard deviation (degrees) of `perturb_limb_angles` on every piece (0: off).
     """
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:
@@ -540,7 +595,7 @@ def synthesize(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
                     proportions=augment_proportions, height_range=height_range, camera_ranges=camera_ranges,
-                    min_frames=min_frames, speed_range=speed_range,
+                    min_frames=min_frames, speed_range=speed_range, limb_rotation=limb_rotation,
                 )
             )
     return out

@@ -71,6 +71,10 @@ class DataConfig:
     speed_range: tuple[float, ...] = ()
     """mocap: play each training piece at a random speed, a factor log-uniform in [low, high] (e.g. [0.8, 1.25]);
     [] keeps the recorded speed. Validation always uses the recorded speed."""
+    limb_rotation: float = 0.0
+    """mocap: turn the limbs, head and upper body of each training piece by slowly drifting random rotations
+    about their joints, per-axis standard deviation in degrees (e.g. 15; see docs/data.md): poses the
+    recording never holds, bones unchanged. 0 turns nothing. Validation always uses the recorded poses."""
     max_seconds: float = 0.0
     """mocap: cut longer clips into pieces of at most this length, each with its own cameras (0: no cut)."""
     resynthesize: bool = True
@@ -179,6 +183,9 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k"):
             if _get(self, key) < 1:
                 raise InputError(None, f"config key '{key}' must be >= 1, found {_get(self, key)}")
+        if self.data.limb_rotation < 0:
+            found = self.data.limb_rotation
+            raise InputError(None, f"config key 'data.limb_rotation' must be >= 0 degrees, found {found}")
         for key in ("optim.lr", "optim.lr_end"):
             if not _get(self, key) > 0:
                 raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")

@@ -167,6 +167,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         augment_proportions=data_config.augment_proportions and split == "train",
         height_range=tuple(data_config.height_range) or None,
         speed_range=(tuple(data_config.speed_range) or None) if split == "train" else None,
+        limb_rotation=data_config.limb_rotation if split == "train" else 0.0,
         seed=synthesis_seed,
         max_seconds=data_config.max_seconds or None,
     )
