@@ -37,7 +37,7 @@ def main() -> int:
     meta = dict(model.meta)
     meta.update({
         "name": args.name,
-        "description": info.description,
+        "description": f"{info.description} ({model.receptive_field} frames, {model.config.channels} channels)",
         "licence": info.licence,
         "training_data": ATTRIBUTION,
         "training_config": ", then ".join(args.config),

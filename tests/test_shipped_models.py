@@ -21,6 +21,8 @@ def test_shipped_weights_load_with_their_metadata(name: str) -> None:
     assert meta["name"] == name and "CC BY-NC" in meta["licence"]
     assert meta["fps"] == 30.0 and meta["joint_layout"] == "h36m17" and "Bandai" in meta["training_data"]
     assert meta["training_config"].startswith("configs/") and "normalisation" in meta
+    # The description states the file's own architecture (it once still said 256 channels after widening).
+    assert f"{model.receptive_field} frames, {model.config.channels} channels" in meta["description"]
 
 
 def test_shipped_weights_fit_in_a_package() -> None:

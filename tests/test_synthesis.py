@@ -118,7 +118,7 @@ def _direction_change_degrees(before: np.ndarray, after: np.ndarray, parent: int
 
 def test_limb_rotation_turns_limbs_keeps_bones_and_drifts_smoothly():
     """Every bone keeps its length in every frame, the pelvis and hips stay put, the forearms turn by about the
-    asked-for angle and the turn drifts slowly (a few tenths of a degree per frame at 30 fps)."""
+    asked-for angle and the turn drifts slowly (about a degree per frame at 30 fps)."""
     recorded = walk(seconds=40.0).astype(np.float64)
     turned = perturb_limb_angles(recorded, np.random.default_rng(0), 15.0, 30.0).astype(np.float64)
     parents = np.array(H36M17.parents[1:])

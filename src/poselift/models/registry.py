@@ -140,6 +140,7 @@ class PretrainedWeights:
     name: str
     file: str
     description: str
+    """What the model is for; the release adds its receptive field and width (scripts/release_weights.py)."""
     licence: str
 
 
@@ -152,7 +153,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             name="atcn_27f_mocap",
             file="atcn_27f_mocap.safetensors",
             description=(
-                "attention network, 27 frames, 256 channels, per-frame shape and placement input, symmetric: "
+                "attention network, per-frame shape and placement input, symmetric: "
                 "the default for offline video"
             ),
             licence=MOCAP_LICENCE,
@@ -161,7 +162,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             name="atcn_27f_causal_mocap",
             file="atcn_27f_causal_mocap.safetensors",
             description=(
-                "attention network, 27 frames, 256 channels, per-frame shape and placement input, causal: "
+                "attention network, per-frame shape and placement input, causal: "
                 "the default for live use"
             ),
             licence=MOCAP_LICENCE,
