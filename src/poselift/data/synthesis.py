@@ -21,6 +21,7 @@ from poselift.camera import Camera, load_h36m_cameras, normalize_screen_coordina
 from poselift.data.mocap import MocapClip
 from poselift.data.sequences import PoseSequence
 from poselift.errors import InputError
+from poselift.export.quaternions import from_axis_angle, rotate
 from poselift.skeleton import H36M17
 
 MIN_DEPTH = 1.0
@@ -111,13 +112,14 @@ LIMB_ROTATION_SECONDS = 1.0
 """Time scale (seconds) over which the limb rotations drift."""
 
 
-def _subtree(joint: int) -> list[int]:
-    """`joint` and every joint below it in the H36M tree."""
+@functools.cache
+def _subtree(joint: int) -> tuple[int, ...]:
+    """`joint` and every joint below it in the H36M tree (worked out once per joint)."""
     members = [joint]
     for child, parent in enumerate(H36M17.parents):
         if parent in members:
             members.append(child)
-    return members
+    return tuple(members)
 
 
 def perturb_limb_angles(
@@ -135,12 +137,10 @@ def perturb_limb_angles(
     if sigma_degrees <= 0 or joints.shape[0] == 0:
         return joints.copy()
     out = joints.astype(np.float64)
-    from poselift.export.quaternions import from_axis_angle, rotate
-
     for joint, share in LIMB_ROTATION_SHARE.items():
         vector = smooth_noise(rng, (out.shape[0], 3), fps, seconds) * math.radians(sigma_degrees * share)
         turn = from_axis_angle(vector, np.linalg.norm(vector, axis=-1))[:, None]  # (T, 1, 4)
-        members = _subtree(joint)
+        members = list(_subtree(joint))
         pivot = out[:, H36M17.parents[joint]][:, None]
         out[:, members] = pivot + rotate(turn, out[:, members] - pivot)
     return out.astype(joints.dtype)
