@@ -146,6 +146,7 @@ def test_a_config_can_start_from_a_base_file(tmp_path):
         ("epochs", "is not of the form key=value"),
         ("data.speed_range=[1.2]", "config key 'data.speed_range' must be [] or [low, high] factors"),
         ("data.limb_rotation=-5", "config key 'data.limb_rotation' must be >= 0 degrees, found -5.0"),
+        ("action_balance=1.5", "config key 'action_balance' must be in [0, 1], found 1.5"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):
@@ -439,6 +440,14 @@ def test_corrupt_data_is_a_one_line_error_and_keeps_the_run(data_files, tmp_path
     assert err.count("\n") == 1
     assert (run_dir / "last.pt").read_bytes() == before
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_action_balance_changes_which_windows_an_epoch_trains_on(data_files, reference_run, tmp_path):
+    run_dir = tmp_path / "balanced"
+    result = train(_config(data_files, run_dir, "action_balance=1"), log=lambda message: None)
+    assert result.completed and result.step == 6  # an epoch keeps its length
+    balanced, uniform = _state(run_dir), _state(reference_run)
+    assert not all(torch.equal(balanced[key], uniform[key]) for key in uniform)
 
 
 def test_trajectory_model_and_flip_off(data_files, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from poselift.data.sequences import PoseSequence
 from poselift.skeleton import H36M17, flip_poses
-from poselift.training.windows import LoopWindowSampler, WindowSampler, padding
+from poselift.training.windows import LoopWindowSampler, WindowSampler, action_balance_weights, padding
 
 
 def _sequences(rng: np.random.Generator, lengths=(12, 3, 30)) -> list[PoseSequence]:
@@ -131,3 +131,48 @@ def test_epoch_indices_stride_phase_and_shards(rng):
     mask = sampler.flip_mask(3, 1, 1000)
     np.testing.assert_array_equal(mask, sampler.flip_mask(3, 1, 1000))
     assert 400 < mask.sum() < 600 and not np.array_equal(mask, sampler.flip_mask(3, 1, 1000, rank=1))
+
+
+def _labelled(subject_action_frames) -> list[PoseSequence]:
+    zeros = [np.zeros((n, 17, 2), np.float32) for _, _, n in subject_action_frames]
+    return [
+        PoseSequence(kp, np.zeros((kp.shape[0], 17, 3), np.float32) + [0, 0, 5], subject=s, action=a)
+        for kp, (s, a, _) in zip(zeros, subject_action_frames, strict=True)
+    ]
+
+
+def test_action_balance_groups_clips_by_subject_and_content():
+    seqs = _labelled([
+        ("dataset-1", "dataset-1_bow_active_001", 10),
+        ("dataset-1", "dataset-1_bow_happy_002", 30),  # the same content as the first: one group of 40 frames
+        ("dataset-2", "dataset-2_bow_active_001", 5),  # another subject: its own group
+        ("S1", "Walking 1", 20),  # not a motion capture file name: the action as it is
+    ])
+    full = action_balance_weights(seqs, 1.0)
+    assert full.shape == (65,)
+    np.testing.assert_allclose(full[:40], 1 / 40)
+    np.testing.assert_allclose(full[40:45], 1 / 5)
+    np.testing.assert_allclose(full[45:], 1 / 20)
+    # Strength 1: every group carries the same total weight; 0: every frame the same.
+    assert full[:40].sum() == pytest.approx(full[40:45].sum()) == pytest.approx(full[45:].sum())
+    np.testing.assert_allclose(action_balance_weights(seqs, 0.0), 1.0)
+    np.testing.assert_allclose(action_balance_weights(seqs, 0.5)[40], 5 ** -0.5)
+
+
+def test_weighted_epochs_draw_rare_actions_as_often_as_common_ones():
+    seqs = _labelled([("dataset-1", "dataset-1_walk_active_001", 900), ("dataset-1", "dataset-1_bow_active_001", 100)])
+    sampler = WindowSampler(seqs, 9)
+    weights = action_balance_weights(seqs, 1.0)
+    idx = sampler.indices_for_epoch(0, seed=3, weights=weights)
+    assert len(idx) == 1000  # as many as an unweighted epoch
+    rare_share = np.mean(idx >= 900)
+    assert 0.45 < rare_share < 0.55  # not 0.1 as without weights
+    assert len(np.unique(idx[idx >= 900])) < 100 < np.sum(idx >= 900)  # drawn with replacement
+    capped = sampler.indices_for_epoch(0, seed=3, max_windows=200, weights=weights)
+    assert len(capped) == 200
+    # The stride still picks the phase, ranks still split one draw.
+    strided = sampler.indices_for_epoch(1, seed=3, stride=4, weights=weights)
+    assert len(strided) == 250 and np.all(sampler.frame_in_sequence[strided] % 4 == 1)
+    shards = [sampler.indices_for_epoch(0, 3, rank=r, world_size=2, weights=weights) for r in range(2)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(shards)), np.sort(idx))
+    np.testing.assert_array_equal(idx, sampler.indices_for_epoch(0, seed=3, weights=weights))

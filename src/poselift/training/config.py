@@ -142,6 +142,9 @@ class TrainConfig:
     """Use every k-th target frame per epoch (the phase rotates with the epoch, so all frames get used)."""
     max_windows_per_epoch: int = 0
     """Cap on windows per epoch after the stride (0: no cap); a random subset each epoch."""
+    action_balance: float = 0.0
+    """Even out how often each action is trained on: a window of an action with n frames is drawn with weight
+    n ** -action_balance, with replacement (0: every frame equally, no reweighting; 1: every action equally)."""
     val_stride: int = 1
     max_val_windows: int = 0
     val_flip: bool = True
@@ -183,6 +186,8 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k"):
             if _get(self, key) < 1:
                 raise InputError(None, f"config key '{key}' must be >= 1, found {_get(self, key)}")
+        if not 0.0 <= self.action_balance <= 1.0:
+            raise InputError(None, f"config key 'action_balance' must be in [0, 1], found {self.action_balance}")
         if self.data.limb_rotation < 0:
             found = self.data.limb_rotation
             raise InputError(None, f"config key 'data.limb_rotation' must be >= 0 degrees, found {found}")

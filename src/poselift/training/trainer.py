@@ -37,7 +37,7 @@ from poselift.training.optim import (
     set_learning_rate,
 )
 from poselift.training.report import plot_curves, write_metrics
-from poselift.training.windows import WindowSampler
+from poselift.training.windows import WindowSampler, action_balance_weights
 
 CHECKPOINT_NAME = "last.pt"
 RESUME_IGNORED_KEYS = frozenset({
@@ -335,6 +335,8 @@ class _Run:
             WindowSampler(self.val_sequences, self.receptive_field, self.causal) if self.val_sequences else None
         )
         self.train_sampler: WindowSampler | None = None
+        self.train_weights: np.ndarray | None = None
+        """Per-window sampling weights of the training sampler (config.action_balance), or None: uniform."""
         self.batch_size = max(1, config.batch_size // info.world_size)
         if config.loss.velocity:
             self.log("poselift train: loss.velocity is set but each window has one target frame; "
@@ -435,6 +437,9 @@ class _Run:
             self.train_sampler = None
         if self.train_sampler is None:
             self.train_sampler = WindowSampler(self.train_sequences, self.receptive_field, self.causal)
+            self.train_weights = (
+                action_balance_weights(self.train_sequences, config.action_balance) if config.action_balance else None
+            )
 
     def _result(self, completed: bool) -> TrainResult:
         best = self.run_dir / "best.safetensors"
@@ -458,7 +463,7 @@ class _Run:
             sampler = self.train_sampler
             indices = sampler.indices_for_epoch(
                 epoch, config.seed, stride=config.window_stride, max_windows=config.max_windows_per_epoch,
-                rank=info.rank, world_size=info.world_size,
+                rank=info.rank, world_size=info.world_size, weights=self.train_weights,
             )
             if config.flip_augment:
                 flips = sampler.flip_mask(epoch, config.seed, len(indices), info.rank)

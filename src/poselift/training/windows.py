@@ -43,6 +43,25 @@ def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
     return receptive_field // 2, receptive_field // 2
 
 
+def action_balance_weights(sequences: Sequence[PoseSequence], strength: float) -> np.ndarray:
+    """(total frames,) sampling weight of every target frame: n ** -strength for an action with n frames in all.
+
+    An action is a (subject, content) pair: a motion capture clip's content comes from its file name
+    (`dataset-1_bow_...` is dataset-1's bow), any other sequence's action is taken as it is. Strength 0 weighs
+    every frame the same; 1 gives every action the same share, so short, rare actions are seen as often as
+    the long ones that dominate a dataset.
+    """
+    from poselift.data.mocap import parse_clip_name
+
+    groups = [(seq.subject, parse_clip_name(seq.action)["action"] or seq.action) for seq in sequences]
+    frames: dict[tuple[str, str], int] = {}
+    for group, seq in zip(groups, sequences, strict=True):
+        frames[group] = frames.get(group, 0) + seq.num_frames
+    return np.concatenate([
+        np.full(seq.num_frames, float(frames[group]) ** -strength) for group, seq in zip(groups, sequences, strict=True)
+    ])
+
+
 class WindowSampler:
     """Vectorised window gathering over a list of sequences; the index covers every frame of every sequence.
 
@@ -108,18 +127,25 @@ class WindowSampler:
         shuffle: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        weights: np.ndarray | None = None,
     ) -> np.ndarray:
         """The target indices (into the index, not frames) one rank visits in `epoch`, in order.
 
         Targets are frames with frame % stride == epoch % stride (neighbouring windows at 30-50 fps are nearly
         identical, so a stride loses little and each epoch sees a different phase). The epoch's order comes from
         a generator seeded by (seed, epoch), the same on every rank; rank r takes every world_size-th window,
-        trimmed so every rank has the same count (DistributedSampler's `drop_last`).
+        trimmed so every rank has the same count (DistributedSampler's `drop_last`). With `weights` (one per
+        window, e.g. action_balance_weights), the epoch draws as many targets as it would have, with
+        replacement, each in proportion to its weight.
         """
         phase = epoch % stride
         chosen = np.flatnonzero(self.frame_in_sequence % stride == phase)
         rng = np.random.default_rng([seed, epoch])
-        if shuffle:
+        if weights is not None:
+            count = min(chosen.shape[0], max_windows) if max_windows else chosen.shape[0]
+            share = np.asarray(weights, dtype=np.float64)[chosen]
+            chosen = rng.choice(chosen, size=count, replace=True, p=share / share.sum())
+        elif shuffle:
             chosen = rng.permutation(chosen)
         if max_windows and chosen.shape[0] > max_windows:
             chosen = chosen[:max_windows] if shuffle else chosen[:: -(-chosen.shape[0] // max_windows)]
