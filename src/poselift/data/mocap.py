@@ -259,6 +259,11 @@ def parse_clip_name(stem: str) -> dict[str, str]:
     return {"subject": stem, "action": "", "style": "", "take": ""}
 
 
+def clip_content(name: str) -> str:
+    """What a clip shows, from its name: a Bandai file's content (`dataset-1_bow_...` -> `bow`), else the name."""
+    return parse_clip_name(name)["action"] or name
+
+
 def _round_fps(frame_time: float) -> float:
     fps = 1.0 / frame_time
     return float(round(fps)) if abs(fps - round(fps)) < 1e-3 * fps else fps

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from poselift.data.mocap import load_mocap, parse_clip_name
+from poselift.data.mocap import clip_content, load_mocap
 from poselift.data.sequences import PoseSequence
 from poselift.data.synthesis import synthesize
 
@@ -49,7 +49,7 @@ def mocap_evaluation_sequences(
     unique = []
     for seq in sequences:
         clip_name = seq.action
-        content = parse_clip_name(clip_name)["action"] or clip_name
+        content = clip_content(clip_name)
         counts[(clip_name, seq.camera)] += 1
         camera = f"{clip_name}/{seq.camera}/{counts[(clip_name, seq.camera)]}"
         unique.append(replace(seq, action=content, camera=camera))

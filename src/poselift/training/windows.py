@@ -51,15 +51,15 @@ def action_balance_weights(sequences: Sequence[PoseSequence], strength: float) -
     every frame the same; 1 gives every action the same share, so short, rare actions are seen as often as
     the long ones that dominate a dataset.
     """
-    from poselift.data.mocap import parse_clip_name
+    from poselift.data.mocap import clip_content
 
-    groups = [(seq.subject, parse_clip_name(seq.action)["action"] or seq.action) for seq in sequences]
+    groups = [(seq.subject, clip_content(seq.action)) for seq in sequences]
+    lengths = [seq.num_frames for seq in sequences]
     frames: dict[tuple[str, str], int] = {}
-    for group, seq in zip(groups, sequences, strict=True):
-        frames[group] = frames.get(group, 0) + seq.num_frames
-    return np.concatenate([
-        np.full(seq.num_frames, float(frames[group]) ** -strength) for group, seq in zip(groups, sequences, strict=True)
-    ])
+    for group, length in zip(groups, lengths, strict=True):
+        frames[group] = frames.get(group, 0) + length
+    per_sequence = np.array([frames[group] for group in groups], dtype=np.float64) ** -strength
+    return np.repeat(per_sequence, lengths)
 
 
 class WindowSampler:
