@@ -12,7 +12,7 @@ from poselift.data.bvh import forward_kinematics, read_bvh
 from poselift.errors import InputError
 from poselift.export import quaternions as quat
 from poselift.export.bvh_writer import animate, export_bvh
-from poselift.export.rig import POINT_JOINT, STANDARD_LENGTHS, bone_lengths, rest_pose, retarget
+from poselift.export.rig import POINT_JOINT, STANDARD_LENGTHS, rest_pose, retarget, symmetric_bone_lengths
 from poselift.export.rotations import EULER_ORDERS
 from poselift.export.world import camera_to_world
 from poselift.skeleton import H36M17
@@ -62,7 +62,7 @@ def test_round_trip_synthetic_within_1cm(tmp_path, order, naming, units):
     assert error.max() < 0.01, f"max error {error.max():.4f} m"
     # animation.joints are the input after bone-length normalisation, lifted onto the floor (a y shift only).
     world = camera_to_world(poses)
-    expected = retarget(world, bone_lengths(world))
+    expected = retarget(world, symmetric_bone_lengths(world))
     shift = animation.joints - expected
     np.testing.assert_allclose(shift[..., [0, 2]], 0, atol=1e-9)
     np.testing.assert_allclose(shift[..., 1], shift[0, 0, 1], atol=1e-9)

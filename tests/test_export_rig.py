@@ -12,10 +12,10 @@ from poselift.export.rig import (
     POINT_JOINT,
     STANDARD_LENGTHS,
     SYMMETRIC_BONES,
-    bone_lengths,
     build_rig,
     rest_pose,
     retarget,
+    symmetric_bone_lengths,
 )
 from poselift.skeleton import H36M17
 
@@ -37,7 +37,7 @@ def lengths_of(joints: np.ndarray) -> np.ndarray:
 def test_bone_lengths_are_medians_made_symmetric(rng):
     clip = noisy_clip(rng)
     clip[5] *= 3.0  # one wild frame must not move a median
-    lengths = bone_lengths(clip)
+    lengths = symmetric_bone_lengths(clip)
     assert lengths[0] == 0
     for right, left in SYMMETRIC_BONES:
         assert lengths[right] == lengths[left]
@@ -46,11 +46,11 @@ def test_bone_lengths_are_medians_made_symmetric(rng):
 
 def test_bone_lengths_rejects_bad_input():
     with pytest.raises(InputError, match=r"\(T, 17, 3\)"):
-        bone_lengths(np.zeros((4, 16, 3)))
+        symmetric_bone_lengths(np.zeros((4, 16, 3)))
     with pytest.raises(InputError, match="NaN"):
-        bone_lengths(np.full((4, 17, 3), np.nan))
+        symmetric_bone_lengths(np.full((4, 17, 3), np.nan))
     with pytest.raises(InputError, match="zero length"):
-        bone_lengths(np.zeros((4, 17, 3)))
+        symmetric_bone_lengths(np.zeros((4, 17, 3)))
 
 
 def test_rest_pose_axes_y_up_facing_plus_z_left_is_plus_x():
@@ -67,7 +67,7 @@ def test_rest_pose_axes_y_up_facing_plus_z_left_is_plus_x():
 
 def test_retarget_keeps_directions_with_fixed_lengths(rng):
     clip = noisy_clip(rng)
-    lengths = bone_lengths(clip)
+    lengths = symmetric_bone_lengths(clip)
     out = retarget(clip, lengths)
     np.testing.assert_allclose(lengths_of(out), np.broadcast_to(lengths[1:], (len(clip), 16)), atol=1e-9)
     np.testing.assert_allclose(out[:, 0], clip[:, 0])

@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from poselift.errors import InputError
-from poselift.export.rig import STANDARD_LENGTHS, bone_lengths, build_rig, retarget
+from poselift.export.rig import STANDARD_LENGTHS, build_rig, retarget, symmetric_bone_lengths
 from poselift.export.rotations import solve_rotations
 from poselift.export.world import camera_to_world
 
@@ -193,7 +193,7 @@ class LivePoser:
         if not self.calibrated:
             self._seen.append(world[0])
             if len(self._seen) >= self.calibration_frames:
-                self.rig = build_rig(bone_lengths(np.stack(self._seen)), self.naming)
+                self.rig = build_rig(symmetric_bone_lengths(np.stack(self._seen)), self.naming)
                 self.calibrated, self._seen = True, []
         joints = retarget(world, self.rig.lengths, self.rig.rest)
         joints[..., 1] -= joints[0, [3, 6], 1].min() - self.rig.ankle_height

@@ -17,7 +17,7 @@ import numpy as np
 
 from poselift.atomic import write_text_atomic
 from poselift.errors import InputError
-from poselift.export.rig import JOINTS, Rig, bone_lengths, build_rig, retarget
+from poselift.export.rig import JOINTS, Rig, build_rig, retarget, symmetric_bone_lengths
 from poselift.export.rotations import _check_order, continuous_euler, solve_rotations
 from poselift.export.world import on_floor, to_world
 
@@ -71,7 +71,7 @@ def animate(
     if poses.ndim != 3 or poses.shape[1:] != (17, 3):
         raise InputError(None, f"expected poses of shape (T, 17, 3) (Human3.6M joints), found {poses.shape}")
     world = to_world(poses, frame, trajectory)
-    lengths = bone_lengths(world) if lengths is None else np.asarray(lengths, dtype=np.float64)
+    lengths = symmetric_bone_lengths(world) if lengths is None else np.asarray(lengths, dtype=np.float64)
     rig = build_rig(lengths, naming)
     joints = retarget(world, lengths, rig.rest)
     if floor == "auto":

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from poselift.body_size import bone_lengths
 from poselift.errors import InputError
 from poselift.skeleton import H36M17
 
@@ -155,13 +156,10 @@ def _check_joints(joints: np.ndarray) -> np.ndarray:
     return joints
 
 
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """Robust fixed bone lengths (17,) metres from joints (T, 17, 3): per bone the median over frames,
-    then left and right made equal (their mean); entry 0 (pelvis) is 0."""
-    joints = _check_joints(joints)
-    lengths = np.zeros(17)
-    child = np.arange(1, 17)
-    lengths[1:] = np.median(np.linalg.norm(joints[:, child] - joints[:, H36M_PARENTS[child]], axis=-1), axis=0)
+def symmetric_bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """Fixed bone lengths for a rig (17,) metres from joints (T, 17, 3): the per-bone medians of
+    `poselift.body_size.bone_lengths`, then left and right made equal (their mean); entry 0 (pelvis) is 0."""
+    lengths = bone_lengths(_check_joints(joints))
     for right, left in SYMMETRIC_BONES:
         lengths[right] = lengths[left] = 0.5 * (lengths[right] + lengths[left])
     if not (lengths[1:] > 1e-6).all():
