@@ -13,6 +13,7 @@ from poselift.data.synthesis import (
     IMAGE_SIZES,
     JOINT_NOISE_SCALE,
     NOISE_LEVELS,
+    MotionAugmentation,
     add_detector_noise,
     augment_proportions,
     bursts,
@@ -95,14 +96,17 @@ def test_speed_augmentation_plays_each_piece_faster_or_slower():
     """A speed factor s shortens a piece by s and frame k shows the recording at k*s; the factors are
     log-uniform in the range, and without a range nothing is drawn (the data stay as before)."""
     recorded = walk(seconds=4.0)
-    fast = synthesize([clip(recorded)], views_per_clip=1, augment_proportions=False, speed_range=(2.0, 2.0))[0]
+    doubled = MotionAugmentation(proportions=False, speed_range=(2.0, 2.0))
+    fast = synthesize([clip(recorded)], views_per_clip=1, augmentation=doubled)[0]
     assert fast.fps == 30.0 and fast.num_frames == (120 - 1) // 2 + 1
     np.testing.assert_allclose(fast.poses_3d, camera_of(fast).world_to_camera(recorded[::2]), atol=1e-5)
-    lengths = [s.num_frames for s in synthesize([clip(recorded)] * 40, views_per_clip=1, speed_range=(0.8, 1.25))]
+    varied = MotionAugmentation(speed_range=(0.8, 1.25))
+    lengths = [s.num_frames for s in synthesize([clip(recorded)] * 40, views_per_clip=1, augmentation=varied)]
     factors = 119 / (np.array(lengths) - 1)
     assert 0.79 < factors.min() and factors.max() < 1.26 and factors.min() < 0.9 and factors.max() > 1.1
     plain = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5)
-    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, speed_range=None)
+    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5,
+                      augmentation=MotionAugmentation(speed_range=None))
     for x, y in zip(plain, same, strict=True):
         np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
 
@@ -142,8 +146,10 @@ def test_limb_rotation_off_changes_nothing_and_draws_nothing():
     np.testing.assert_array_equal(perturb_limb_angles(recorded, rng, 0.0, 30.0), recorded)
     assert rng.random() == np.random.default_rng(3).random()
     plain = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5)
-    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, limb_rotation=0.0)
-    turned = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5, limb_rotation=15.0)
+    same = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5,
+                      augmentation=MotionAugmentation(limb_rotation=0.0))
+    turned = synthesize([clip(recorded)], views_per_clip=2, noise="detector", seed=5,
+                        augmentation=MotionAugmentation(limb_rotation=15.0))
     for x, y, z in zip(plain, same, turned, strict=True):
         np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
         assert np.abs(z.poses_3d[:, 16] - x.poses_3d[:, 16]).max() > 0.05

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from poselift.data.mocap import clip_content, load_mocap
 from poselift.data.sequences import PoseSequence
-from poselift.data.synthesis import synthesize
+from poselift.data.synthesis import NO_AUGMENTATION, synthesize
 
 DEFAULT_EVAL_SEED = 1234
 """Evaluation cameras and noise are drawn from this seed unless told otherwise (training uses others)."""
@@ -43,7 +43,7 @@ def mocap_evaluation_sequences(
         clips = [c for c in clips if (c.style or "").lower() in wanted]
     sequences = synthesize(
         clips, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
-        augment_proportions=False, seed=seed, max_seconds=max_seconds,
+        augmentation=NO_AUGMENTATION, seed=seed, max_seconds=max_seconds,
     )
     counts: Counter = Counter()
     unique = []

@@ -501,6 +501,24 @@ def random_speed(rng: np.random.Generator, speed_range: tuple[float, float] | No
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
+@dataclass(frozen=True)
+class MotionAugmentation:
+    """How each piece's 3D motion is varied before it is filmed (training data; evaluation uses none)."""
+
+    proportions: bool = True
+    """New body proportions and a stature in `height_range` per piece (shared by its views)."""
+    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE
+    """Statures (metres) the proportions draw from; None keeps the clip's own size."""
+    speed_range: tuple[float, float] | None = None
+    """Playback speed factor range, log-uniform in [low, high]; None keeps the recorded speed."""
+    limb_rotation: float = 0.0
+    """Per-axis standard deviation (degrees) of `perturb_limb_angles` on every piece; 0: off."""
+
+
+NO_AUGMENTATION = MotionAugmentation(proportions=False)
+"""The recorded motion as it is: evaluation and validation data."""
+
+
 def synthesize_clip(
     clip: MocapClip,
     rng: np.random.Generator,
@@ -508,24 +526,21 @@ def synthesize_clip(
     views_per_clip: int = 4,
     fps: float | None = 30.0,
     noise: NoiseChoice = "none",
-    proportions: bool = True,
-    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
+    augmentation: MotionAugmentation = MotionAugmentation(),
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
-    speed_range: tuple[float, float] | None = None,
-    limb_rotation: float = 0.0,
 ) -> list[PoseSequence]:
     """Training pairs from one clip (see `synthesize`); uses `rng` for everything."""
     # Played `speed` times faster, the recording reads as if it were taken at speed x its rate.
-    source_fps = clip.fps * random_speed(rng, speed_range)
+    source_fps = clip.fps * random_speed(rng, augmentation.speed_range)
     target_fps = clip.fps if fps is None else float(fps)
     joints, clip_fps = clip.joints_3d, clip.fps
     if abs(source_fps - target_fps) > 1e-6:
         joints, clip_fps = resample_joints(joints, source_fps, target_fps), target_fps
-    if limb_rotation > 0:
-        joints = perturb_limb_angles(joints, rng, limb_rotation, clip_fps)
-    if proportions:
-        joints = augment_proportions(joints, rng, height_range)
+    if augmentation.limb_rotation > 0:
+        joints = perturb_limb_angles(joints, rng, augmentation.limb_rotation, clip_fps)
+    if augmentation.proportions:
+        joints = augment_proportions(joints, rng, augmentation.height_range)
     sequences = []
     if cameras == "random":
         for view in range(views_per_clip):
@@ -553,28 +568,23 @@ def synthesize(
     views_per_clip: int = 4,
     fps: float | None = 30.0,
     noise: NoiseChoice = "none",
-    augment_proportions: bool = True,
-    height_range: tuple[float, float] | None = DEFAULT_HEIGHT_RANGE,
+    augmentation: MotionAugmentation = MotionAugmentation(),
     seed: int = 0,
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
     max_seconds: float | None = None,
     progress: bool = False,
-    speed_range: tuple[float, float] | None = None,
-    limb_rotation: float = 0.0,
 ) -> list[PoseSequence]:
     """2D/3D training pairs from mocap clips: one PoseSequence per view (random cameras) or per visible run
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
 
     fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
-    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augment_proportions: new body
-    proportions and a stature in height_range per clip (shared by its views; None keeps each clip's own size).
-    keypoints_2d are normalised screen coordinates, poses_3d camera-frame metres. Clip i uses
-    np.random.default_rng([seed, i]): results do not depend on the order in which clips are processed, and the
-    same seed gives the same data. max_seconds: cut longer clips into equal pieces of at most this length, each
-    with its own cameras (people look bigger in long walks). speed_range: play each piece at a random speed
-    factor, log-uniform in [low, high] (faster and slower motion than was recorded; None keeps it).
-    limb_rotation: per-axis standard deviation (degrees) of `perturb_limb_angles` on every piece (0: off).
+    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augmentation: how each piece's
+    motion is varied first (body proportions and stature, playback speed, limb angles; see MotionAugmentation;
+    NO_AUGMENTATION keeps the recorded motion). keypoints_2d are normalised screen coordinates, poses_3d
+    camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order in
+    which clips are processed, and the same seed gives the same data. max_seconds: cut longer clips into equal
+    pieces of at most this length, each with its own cameras (people look bigger in long walks).
     """
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:
@@ -594,8 +604,7 @@ def synthesize(
             out.extend(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
-                    proportions=augment_proportions, height_range=height_range, camera_ranges=camera_ranges,
-                    min_frames=min_frames, speed_range=speed_range, limb_rotation=limb_rotation,
+                    augmentation=augmentation, camera_ranges=camera_ranges, min_frames=min_frames,
                 )
             )
     return out

@@ -143,7 +143,7 @@ def load_clips(data_config: DataConfig, paths: tuple[str, ...]) -> list:
 def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int) -> list[PoseSequence]:
     """Clips split by style, then synthesised; training data is drawn anew each epoch when `resynthesize`."""
     from poselift.data.mocap import split_by_style
-    from poselift.data.synthesis import synthesize
+    from poselift.data.synthesis import NO_AUGMENTATION, MotionAugmentation, synthesize
 
     clips = load_clips(data_config, data_config.train) if data_config.train else []
     train_clips, held_out = split_by_style(clips, data_config.holdout_styles)
@@ -152,9 +152,17 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
             raise InputError(None, "data: every training clip has a held-out style; nothing left to train on")
         chosen = train_clips
         synthesis_seed = seed * 1_000_003 + (epoch if data_config.resynthesize else 0)
+        augmentation = MotionAugmentation(
+            proportions=data_config.augment_proportions,
+            height_range=tuple(data_config.height_range) or None,
+            speed_range=tuple(data_config.speed_range) or None,
+            limb_rotation=data_config.limb_rotation,
+        )
     else:
         chosen = held_out + (load_clips(data_config, data_config.val) if data_config.val else [])
         synthesis_seed = seed * 1_000_003 + 999_983  # fixed: the same validation set every epoch
+        # Validation sees the motion capture's own bodies and motion, as `poselift evaluate --bvh` does.
+        augmentation = NO_AUGMENTATION
     if not chosen:
         return []
     return synthesize(
@@ -163,11 +171,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         views_per_clip=data_config.views_per_clip,
         fps=data_config.fps or None,
         noise=data_config.noise,
-        # Validation sees the motion capture's own bodies, as `poselift evaluate --bvh` does.
-        augment_proportions=data_config.augment_proportions and split == "train",
-        height_range=tuple(data_config.height_range) or None,
-        speed_range=(tuple(data_config.speed_range) or None) if split == "train" else None,
-        limb_rotation=data_config.limb_rotation if split == "train" else 0.0,
+        augmentation=augmentation,
         seed=synthesis_seed,
         max_seconds=data_config.max_seconds or None,
     )
