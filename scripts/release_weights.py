@@ -4,6 +4,7 @@
         --config configs/shipped_atcn_27f.toml --config configs/shipped_atcn_27f_stage2.toml
 
 Give `--config` once per training stage, in order (a later stage starts from the earlier one's weights).
+`--half` stores the tensors as float16, half the file (the shipped default's is; docs/model-cards.md).
 
 The metadata records the name, the licence, the data's attribution, the config and command that
 produced the weights, and everything the training run stored (fps, joint layout, normalisation).
@@ -31,6 +32,7 @@ def main() -> int:
     parser.add_argument("name", choices=sorted(PRETRAINED), help="the shipped model it becomes")
     parser.add_argument("--config", required=True, action="append",
                         help="the training config that produced it; once per stage, in order")
+    parser.add_argument("--half", action="store_true", help="store float16 tensors (half the file)")
     args = parser.parse_args()
     model = load_weights(args.weights)
     info = PRETRAINED[args.name]
@@ -45,7 +47,7 @@ def main() -> int:
         "model_card": "docs/model-cards.md",
     })
     out = REPO / "src" / "poselift" / "weights" / info.file
-    save_weights(model, out, meta)
+    save_weights(model, out, meta, half=args.half)
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
     return 0
 

@@ -119,6 +119,26 @@ def test_weights_file_rebuilds_its_model(tmp_path) -> None:
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
+def test_half_precision_weights_file_is_half_the_size_and_loads_as_float32(tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    model = _model("atcn_27f")
+    full = save_weights(model, tmp_path / "full.safetensors")
+    half = save_weights(model, tmp_path / "half.safetensors", half=True)
+    stored = load_file(str(half))
+    assert {v.dtype for k, v in stored.items() if "num_batches" not in k} == {torch.float16}
+    assert stored[next(k for k in stored if "num_batches" in k)].dtype == torch.int64  # counters stay integers
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_weights(half)
+    assert loaded.meta["storage_dtype"] == "float16"
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.randn(2, 27, 17, 2)
+    with torch.no_grad():
+        reference, rounded = model(x), loaded(x)
+    assert not torch.equal(reference, rounded)  # the weights were rounded ...
+    torch.testing.assert_close(rounded, reference, atol=5e-3, rtol=0)  # ... by little
+
+
 def test_lift_cli_reads_pixels_and_writes_poses(tmp_path, capsys) -> None:
     weights = save_weights(_model("atcn_27f"), tmp_path / "m.safetensors")
     pixels = np.random.default_rng(2).uniform(0, 1000, size=(20, 17, 2))

@@ -51,17 +51,27 @@ def config_from_dict(data: dict[str, Any]):
     return cls(**values)
 
 
-def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write a model's weights, architecture and metadata to a safetensors file, atomically."""
+def save_weights(
+    model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None, *, half: bool = False
+) -> Path:
+    """Write a model's weights, architecture and metadata to a safetensors file, atomically.
+
+    `half` stores the floating-point tensors as float16: half the file, for shipping; `load_weights` casts
+    them back to the model's float32 (docs/model-cards.md gives what that costs the shipped default).
+    """
     from safetensors.torch import save_file
 
     meta = {**DEFAULT_META, **(metadata or {})}
+    if half:
+        meta["storage_dtype"] = "float16"
     header = {
         FORMAT_KEY: FORMAT_VERSION,
         CONFIG_KEY: json.dumps(config_to_dict(model.config)),
         META_KEY: json.dumps(meta),
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata=header)
     return Path(path)
@@ -88,7 +98,10 @@ def read_weights_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
 
 
 def load_weights(path: str | Path) -> nn.Module:
-    """Rebuild the model stored in a poselift weights file; returned in eval mode with `.meta` attached."""
+    """Rebuild the model stored in a poselift weights file; returned in eval mode with `.meta` attached.
+
+    Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load.
+    """
     from safetensors.torch import load_file
 
     from poselift.models.registry import build_model
