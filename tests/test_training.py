@@ -359,6 +359,20 @@ def test_max_steps_stops_and_the_next_call_continues_exactly(data_files, referen
     _assert_same_weights(_state(run_dir), _state(reference_run))
 
 
+def test_a_run_stopped_at_an_epochs_last_step_resumes_without_a_made_up_speed(data_files, reference_run, tmp_path):
+    """Stopped by max_steps on the epoch's last batch, the resumed run closes that epoch having trained
+    nothing: its speed is unknown (None), not 0 windows/s, and the run still ends with the reference weights."""
+    reference = [json.loads(line) for line in (reference_run / "metrics.jsonl").read_text().splitlines()]
+    run_dir = tmp_path / "stepped"
+    train(_config(data_files, run_dir, f"max_steps={reference[0]['step']}"), log=lambda message: None)
+    assert cli_main(["train", "--config", str(run_dir / "config.json"), "max_steps=0"]) == 0
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["windows_per_second"] is None
+    assert all(row["windows_per_second"] > 0 for row in rows[1:])
+    assert [row["val_mpjpe_mm"] for row in rows] == [row["val_mpjpe_mm"] for row in reference]
+    _assert_same_weights(_state(run_dir), _state(reference_run))
+
+
 def test_init_weights_starts_from_a_weights_file_and_refuses_another_architecture(data_files, reference_run, tmp_path):
     """Fine-tuning: the run starts from the donor's weights (one step at a tiny learning rate leaves them in
     place), a fresh run does not, and a donor of another architecture is refused by name."""

@@ -398,7 +398,9 @@ class _Run:
             "train_loss_mm": loss_sum / max(loss_count, 1) * 1000,
             "train_windows": int(loss_count),
             "seconds": round(seconds, 3),
-            "windows_per_second": round(windows_this_session * info.world_size / max(seconds, 1e-9), 1),
+            # None when the run resumed at the epoch's very end: nothing was trained to time.
+            "windows_per_second": (round(windows_this_session * info.world_size / max(seconds, 1e-9), 1)
+                                   if windows_this_session else None),
         }
         if info.is_main and self.val_sampler is not None:
             row.update(evaluate(
@@ -421,8 +423,10 @@ class _Run:
         val = f", val MPJPE {row['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in row else ""
         if "val_p_mpjpe_mm" in row:
             val += f", P-MPJPE {row['val_p_mpjpe_mm']:.1f} mm"
+        rate = row["windows_per_second"]
+        speed = f", {rate:.0f} windows/s" if rate is not None else ""
         self.log(f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss_mm']:.1f} mm{val}, "
-                 f"lr {lr:.2e}, {row['windows_per_second']:.0f} windows/s")
+                 f"lr {lr:.2e}{speed}")
         every = config.checkpoint_every_epochs
         if state.epoch == config.epochs or (every and state.epoch % every == 0):
             self._save_checkpoint()
