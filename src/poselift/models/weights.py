@@ -69,9 +69,10 @@ def save_weights(
         CONFIG_KEY: json.dumps(config_to_dict(model.config)),
         META_KEY: json.dumps(meta),
     }
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata=header)
     return Path(path)
