@@ -16,9 +16,12 @@ from poselift.data.synthesis import (
     MotionAugmentation,
     add_detector_noise,
     augment_proportions,
+    borrow_arms,
     bursts,
+    chest_frames,
     fill_missing,
     perturb_limb_angles,
+    ping_pong,
     random_camera,
     resample_joints,
     synthesize,
@@ -153,6 +156,68 @@ def test_limb_rotation_off_changes_nothing_and_draws_nothing():
     for x, y, z in zip(plain, same, turned, strict=True):
         np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
         assert np.abs(z.poses_3d[:, 16] - x.poses_3d[:, 16]).max() > 0.05
+
+
+# ------------------------------------------------------------------------------------------ borrowed arms
+
+
+def _turned(joints: np.ndarray, yaw_degrees: float) -> np.ndarray:
+    c, s = np.cos(np.radians(yaw_degrees)), np.sin(np.radians(yaw_degrees))
+    return joints @ np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]]).T
+
+
+def test_ping_pong_plays_a_short_recording_back_and_forth_without_jumps():
+    np.testing.assert_array_equal(ping_pong(4, 10, start=2), [2, 3, 2, 1, 0, 1, 2, 3, 2, 1])
+    np.testing.assert_array_equal(ping_pong(1, 3), [0, 0, 0])
+
+
+def test_borrowed_arms_follow_the_donors_chest_not_its_place_or_heading():
+    """A donor with this very pose, turned and moved elsewhere, changes nothing; a donor with raised forearms
+    raises them on this body, with this body's bone lengths; nothing but elbows and wrists moves."""
+    body = np.repeat(STANDING[None], 5, axis=0)
+    rng = np.random.default_rng(0)
+    elsewhere = _turned(body, 90.0) + np.array([3.0, 0.0, -2.0])
+    np.testing.assert_allclose(borrow_arms(body, elsewhere, rng), body, atol=1e-6)
+
+    raised = STANDING.copy()
+    raised[13] = raised[12] + [0.0, 0.24, 0.0]  # left forearm straight up
+    raised[16] = raised[15] + [0.0, 0.0, 0.24]  # right forearm pointing forward
+    donor = _turned(np.repeat(raised[None], 7, axis=0), -40.0) * 1.2  # a bigger person, facing elsewhere
+    out = borrow_arms(body, donor, rng)
+    np.testing.assert_allclose(out[:, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15]],
+                               body[:, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15]], atol=1e-6)
+    np.testing.assert_allclose(bone_lengths(out), bone_lengths(body), atol=1e-6)
+    left, right = out[0, 13] - out[0, 12], out[0, 16] - out[0, 15]
+    np.testing.assert_allclose(left / np.linalg.norm(left), [0.0, 1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(right / np.linalg.norm(right), [0.0, 0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(chest_frames(out), chest_frames(body), atol=1e-9)
+
+
+def test_arm_swap_gives_some_pieces_other_arms_and_is_off_by_default():
+    """With a share of 1 every piece's wrists move differently from its own recording while its legs do not;
+    with 0 the data are exactly as without the option."""
+    walker = clip(walk(seconds=4.0))
+    waver = walk(seconds=3.0)
+    waver[:, 13] = waver[:, 12] + [0.0, 0.24, 0.0]
+    clips = [walker, clip(waver)]
+    plain = synthesize(clips, views_per_clip=1, noise="none", seed=2)
+    same = synthesize(clips, views_per_clip=1, noise="none", seed=2, augmentation=MotionAugmentation(arm_swap=0.0))
+    for x, y in zip(plain, same, strict=True):
+        np.testing.assert_array_equal(x.keypoints_2d, y.keypoints_2d)
+    swapped = synthesize(clips, views_per_clip=1, noise="none", seed=2,
+                         augmentation=MotionAugmentation(proportions=False, arm_swap=1.0))
+    unswapped = synthesize(clips, views_per_clip=1, noise="none", seed=2,
+                           augmentation=MotionAugmentation(proportions=False))
+    assert len(swapped) == len(unswapped) == 2
+
+    def distances(pose: np.ndarray, joints: list[int]) -> np.ndarray:  # camera-independent
+        return np.linalg.norm(pose[:, joints, None] - pose[:, None, joints], axis=-1)
+
+    for x, y in zip(swapped, unswapped, strict=True):
+        legs_and_chest = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 14]
+        np.testing.assert_allclose(distances(x.poses_3d, legs_and_chest), distances(y.poses_3d, legs_and_chest),
+                                   atol=1e-5)
+        assert np.abs(distances(x.poses_3d, [0, 13]) - distances(y.poses_3d, [0, 13])).max() > 0.1
 
 
 # -------------------------------------------------------------------------------------------- proportions

@@ -147,6 +147,7 @@ def test_a_config_can_start_from_a_base_file(tmp_path):
         ("data.speed_range=[1.2]", "config key 'data.speed_range' must be [] or [low, high] factors"),
         ("data.limb_rotation=-5", "config key 'data.limb_rotation' must be >= 0 degrees, found -5.0"),
         ("action_balance=1.5", "config key 'action_balance' must be in [0, 1], found 1.5"),
+        ("data.arm_swap=2", "config key 'data.arm_swap' must be in [0, 1], found 2.0"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):
@@ -285,6 +286,10 @@ def test_mocap_data_kind_splits_by_style_and_resynthesises_per_epoch(shared_dir)
     assert turned_train.num_frames == train0[0].num_frames
     assert np.abs(turned_train.keypoints_2d - train0[0].keypoints_2d).max() > 0.01
     np.testing.assert_array_equal(build_sequences(turned, "val", 0)[0].keypoints_2d, val0[0].keypoints_2d)
+    # So does borrowing arms from other clips.
+    swapped = dataclasses.replace(data, arm_swap=1.0)
+    assert np.abs(build_sequences(swapped, "train", 0)[0].keypoints_2d - train0[0].keypoints_2d).max() > 0.01
+    np.testing.assert_array_equal(build_sequences(swapped, "val", 0)[0].keypoints_2d, val0[0].keypoints_2d)
 
 
 # --- training runs -----------------------------------------------------------------------------

@@ -146,6 +146,49 @@ def perturb_limb_angles(
     return out.astype(joints.dtype)
 
 
+ARM_BONES: tuple[tuple[int, int], ...] = ((11, 12), (12, 13), (14, 15), (15, 16))
+"""H36M upper arms and forearms (parent, child): the bones `borrow_arms` takes from another recording."""
+
+
+def chest_frames(joints: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) orthonormal chest axes of a (T, 17, 3) motion, as columns: left (right to left shoulder), up
+    (spine to thorax) and their cross product; arm directions in these axes describe the arm pose alone."""
+    joints = np.asarray(joints, dtype=np.float64)
+    up = joints[:, 8] - joints[:, 7]
+    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    left = joints[:, 11] - joints[:, 14]
+    left -= (left * up).sum(-1, keepdims=True) * up
+    left /= np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
+    return np.stack([left, up, np.cross(left, up)], axis=-1)
+
+
+def ping_pong(frames: int, length: int, start: int = 0) -> np.ndarray:
+    """`length` frame indices into a `frames`-long recording from `start`, played forward and back at its ends
+    (no jump, so a short donor can cover a long piece)."""
+    if frames <= 1:
+        return np.zeros(length, dtype=np.int64)
+    period = 2 * (frames - 1)
+    phase = (start + np.arange(length)) % period
+    return np.where(phase < frames, phase, period - phase).astype(np.int64)
+
+
+def borrow_arms(joints: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (T, 17, 3) motion whose upper arms and forearms move as a donor recording's do relative to its chest
+    (from a random frame, played back and forth to length T), with the motion's own bone lengths, shoulders
+    and everything else kept. Recorded arm motion thus meets legs, torso and actions it was never recorded
+    with: the lifter has to read the arms from the 2D instead of inferring them from the rest of the body."""
+    joints = np.asarray(joints)
+    out = joints.astype(np.float64)
+    donor = np.asarray(donor, dtype=np.float64)[ping_pong(len(donor), len(out), int(rng.integers(len(donor))))]
+    to_chest = chest_frames(out) @ np.swapaxes(chest_frames(donor), -1, -2)  # donor chest -> this chest
+    for parent, child in ARM_BONES:
+        length = np.linalg.norm(joints[:, child] - joints[:, parent], axis=-1, keepdims=True)
+        direction = np.einsum("tij,tj->ti", to_chest, donor[:, child] - donor[:, parent])
+        direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-9)
+        out[:, child] = out[:, parent] + direction * length
+    return out.astype(joints.dtype)
+
+
 # ---------------------------------------------------------------------------------------------- cameras
 
 IMAGE_SIZES: tuple[tuple[int, int], ...] = ((1000, 1000), (1920, 1080), (1080, 1920))
@@ -513,6 +556,8 @@ class MotionAugmentation:
     """Playback speed factor range, log-uniform in [low, high]; None keeps the recorded speed."""
     limb_rotation: float = 0.0
     """Per-axis standard deviation (degrees) of `perturb_limb_angles` on every piece; 0: off."""
+    arm_swap: float = 0.0
+    """Share of pieces whose arms move as another recording's (`borrow_arms`, before the limb rotation); 0: off."""
 
 
 NO_AUGMENTATION = MotionAugmentation(proportions=False)
@@ -529,14 +574,22 @@ def synthesize_clip(
     augmentation: MotionAugmentation = MotionAugmentation(),
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
+    donors: Sequence[MocapClip] = (),
 ) -> list[PoseSequence]:
-    """Training pairs from one clip (see `synthesize`); uses `rng` for everything."""
+    """Training pairs from one clip (see `synthesize`); uses `rng` for everything. donors: the recordings
+    `augmentation.arm_swap` borrows arm motion from."""
     # Played `speed` times faster, the recording reads as if it were taken at speed x its rate.
     source_fps = clip.fps * random_speed(rng, augmentation.speed_range)
     target_fps = clip.fps if fps is None else float(fps)
     joints, clip_fps = clip.joints_3d, clip.fps
     if abs(source_fps - target_fps) > 1e-6:
         joints, clip_fps = resample_joints(joints, source_fps, target_fps), target_fps
+    if augmentation.arm_swap > 0 and donors and rng.random() < augmentation.arm_swap:
+        donor = donors[int(rng.integers(len(donors)))]
+        donor_joints = donor.joints_3d
+        if abs(donor.fps - clip_fps) > 1e-6:
+            donor_joints = resample_joints(donor_joints, donor.fps, clip_fps)
+        joints = borrow_arms(joints, donor_joints, rng)
     if augmentation.limb_rotation > 0:
         joints = perturb_limb_angles(joints, rng, augmentation.limb_rotation, clip_fps)
     if augmentation.proportions:
@@ -580,7 +633,7 @@ def synthesize(
 
     fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
     "detector", "heavy" or a NoiseLevel, or several that each view draws from; augmentation: how each piece's
-    motion is varied first (body proportions and stature, playback speed, limb angles; see MotionAugmentation;
+    motion is varied first (body proportions and stature, playback speed, arms from other clips, limb angles; see MotionAugmentation;
     NO_AUGMENTATION keeps the recorded motion). keypoints_2d are normalised screen coordinates, poses_3d
     camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order in
     which clips are processed, and the same seed gives the same data. max_seconds: cut longer clips into equal
@@ -605,6 +658,7 @@ def synthesize(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
                     augmentation=augmentation, camera_ranges=camera_ranges, min_frames=min_frames,
+                    donors=clips,
                 )
             )
     return out

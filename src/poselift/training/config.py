@@ -75,6 +75,9 @@ class DataConfig:
     """mocap: turn the limbs, head and upper body of each training piece by slowly drifting random rotations
     about their joints, per-axis standard deviation in degrees (e.g. 15; see docs/data.md): poses the
     recording never holds, bones unchanged. 0 turns nothing. Validation always uses the recorded poses."""
+    arm_swap: float = 0.0
+    """mocap: the share of training pieces (0 to 1) whose upper arms and forearms move as another training
+    recording's do relative to its chest (docs/data.md); 0 borrows nothing. Validation uses the recorded poses."""
     max_seconds: float = 0.0
     """mocap: cut longer clips into pieces of at most this length, each with its own cameras (0: no cut)."""
     resynthesize: bool = True
@@ -191,6 +194,9 @@ class TrainConfig:
         if self.data.limb_rotation < 0:
             found = self.data.limb_rotation
             raise InputError(None, f"config key 'data.limb_rotation' must be >= 0 degrees, found {found}")
+        if not 0.0 <= self.data.arm_swap <= 1.0:
+            found = self.data.arm_swap
+            raise InputError(None, f"config key 'data.arm_swap' must be in [0, 1], found {found}")
         for key in ("optim.lr", "optim.lr_end"):
             if not _get(self, key) > 0:
                 raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")

@@ -157,6 +157,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
             height_range=tuple(data_config.height_range) or None,
             speed_range=tuple(data_config.speed_range) or None,
             limb_rotation=data_config.limb_rotation,
+            arm_swap=data_config.arm_swap,
         )
     else:
         chosen = held_out + (load_clips(data_config, data_config.val) if data_config.val else [])
