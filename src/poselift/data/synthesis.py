@@ -631,13 +631,13 @@ def synthesize(
     """2D/3D training pairs from mocap clips: one PoseSequence per view (random cameras) or per visible run
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
 
-    fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light",
-    "detector", "heavy" or a NoiseLevel, or several that each view draws from; augmentation: how each piece's
-    motion is varied first (body proportions and stature, playback speed, arms from other clips, limb angles; see MotionAugmentation;
+    fps: resample every clip to this rate first (None keeps each clip's own); noise: "none", "light", "detector",
+    "heavy" or a NoiseLevel, or several that each view draws from; augmentation: how each piece's motion is varied
+    first (body proportions and stature, playback speed, arms from other clips, limb angles; see MotionAugmentation;
     NO_AUGMENTATION keeps the recorded motion). keypoints_2d are normalised screen coordinates, poses_3d
-    camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order in
-    which clips are processed, and the same seed gives the same data. max_seconds: cut longer clips into equal
-    pieces of at most this length, each with its own cameras (people look bigger in long walks).
+    camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order in which
+    clips are processed, and the same seed gives the same data. max_seconds: cut longer clips into equal pieces of
+    at most this length, each with its own cameras (people look bigger in long walks).
     """
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:
