@@ -67,6 +67,40 @@ def test_flip_averaging_is_mirror_equivariant(name: str) -> None:
     assert not np.allclose(plain, poses, atol=1e-4)
 
 
+class _PlanarLifter(torch.nn.Module):
+    """A stand-in model that is exactly roll-equivariant: the centre frame's 2D about the pelvis as x, y and a
+    depth of 0, plus a fixed `offset` along x (which a roll does not carry along)."""
+
+    receptive_field, causal, meta = 3, False, {}
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.config = type("Config", (), {"num_joints_in": 17, "num_joints_out": 17})()
+        self.offset = offset
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:  # (B, RF, J, 2) -> (B, 1, J, 3)
+        centre = windows[:, 1:2] - windows[:, 1:2, :1]
+        out = torch.cat([centre, torch.zeros_like(centre[..., :1])], dim=-1)
+        out[..., 0] += self.offset
+        return out
+
+
+def test_roll_averaging_turns_each_view_back_and_averages_them() -> None:
+    """A model that turns with the camera gives the same poses with roll averaging (the views are turned back
+    the right way); a fixed offset along x is averaged over the three turns, (1 + 2 cos a) / 3 of it."""
+    keypoints = _keypoints(12)
+    plain = Lifter(_PlanarLifter(), flip=False).lift(keypoints)
+    np.testing.assert_allclose(Lifter(_PlanarLifter(), flip=False, roll_tta=20.0).lift(keypoints), plain,
+                               atol=1e-6)
+    shifted = Lifter(_PlanarLifter(offset=0.1), flip=False, roll_tta=20.0).lift(keypoints)
+    expected = plain.copy()
+    expected[..., 0] += 0.1 * (1 + 2 * np.cos(np.radians(20.0))) / 3
+    np.testing.assert_allclose(shifted, expected, atol=1e-6)
+    with_flip = Lifter(_model("atcn_27f"), roll_tta=10.0)
+    np.testing.assert_allclose(with_flip.lift(flip_poses(keypoints)), flip_poses(with_flip.lift(keypoints)),
+                               atol=1e-5)
+
+
 def test_causal_lifting_never_looks_ahead() -> None:
     lifter = Lifter(_model("atcn_27f_causal"), flip=True)
     keypoints = _keypoints(50)

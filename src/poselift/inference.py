@@ -3,7 +3,9 @@
 Whole sequences are padded at both ends by repeating the edge frame (causal models only at the start),
 so every input frame gets a pose. Attention models run one window per output frame, in batches;
 VideoPose3D runs in its full-sequence form, in chunks. Flip averaging (on by default) also lifts the
-mirrored input and averages it, mirrored back, with the direct output.
+mirrored input and averages it, mirrored back, with the direct output. Roll averaging (`roll_tta`, off by
+default) does the same with the 2D turned about the image centre by +-roll_tta degrees, which is the view of
+a camera rolled about its optical axis, and turns the 3D outputs back.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def validate_keypoints(keypoints_2d: np.ndarray, num_joints: int, source: str | 
     return array.astype(np.float32, copy=False)
 
 
+def _turn_matrix(degrees: float) -> np.ndarray:
+    """(2, 2) counter-clockwise rotation by `degrees` in the x-y plane."""
+    angle = np.radians(degrees)
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
 def _skeleton_of(model: nn.Module) -> Skeleton:
     layout = getattr(model, "meta", {}).get("joint_layout", "h36m17")
     skeleton = SKELETONS.get(layout, H36M17)
@@ -60,6 +68,7 @@ class Lifter:
         device: str | torch.device = "cpu",
         chunk_frames: int = 8192,
         optimize: bool = True,
+        roll_tta: float = 0.0,
     ):
         from poselift.models.fused import fuse_for_inference, supports_fusion
         from poselift.models.registry import load_model
@@ -68,6 +77,8 @@ class Lifter:
         self.model = module.eval().to(device)
         self.device = torch.device(device)
         self.flip = flip
+        self.roll_tta = float(roll_tta)
+        """Degrees: also lift the input turned by +-roll_tta about the image centre (0: off; 3x the passes)."""
         self.batch_size = batch_size
         self.chunk_frames = chunk_frames
         self.meta: dict[str, Any] = dict(getattr(module, "meta", {}))
@@ -106,6 +117,20 @@ class Lifter:
     def lift(self, keypoints_2d: np.ndarray, source: str | Path | None = None) -> np.ndarray:
         """(T, J, 2) normalised screen coordinates -> (T, J, 3) root-relative metres, camera frame."""
         keypoints = validate_keypoints(keypoints_2d, self.num_joints, source)
+        if not self.roll_tta:
+            return self._lift_view(keypoints)
+        # A camera rolled by a about its optical axis sees the 2D turned by a about the principal point (the
+        # origin of normalised screen coordinates) and the 3D turned by a about the camera's z axis.
+        poses = self._lift_view(keypoints).astype(np.float64)
+        for degrees in (-self.roll_tta, self.roll_tta):
+            turn = _turn_matrix(degrees)
+            turned = self._lift_view((keypoints @ turn.T).astype(np.float32)).astype(np.float64)
+            poses[..., :2] += turned[..., :2] @ turn  # turned back: (turn^-1 v) = v @ turn for a rotation
+            poses[..., 2] += turned[..., 2]
+        return (poses / 3).astype(np.float32)
+
+    def _lift_view(self, keypoints: np.ndarray) -> np.ndarray:
+        """Lift one validated (T, J, 2) view, flip-averaged when `flip`."""
         padded = torch.from_numpy(self.pad_sequence(keypoints)).to(self.device)
         with torch.inference_mode():
             poses = self._lift_padded(padded)
@@ -144,7 +169,7 @@ class Lifter:
         return torch.cat(outputs)
 
     def stream(self) -> LiftStream:
-        """A frame-by-frame lifter for real time; needs a causal model."""
+        """A frame-by-frame lifter for real time; needs a causal model (flip averaging applies, roll_tta not)."""
         if not self.causal:
             raise InputError(None, "live lifting needs a causal model (e.g. atcn_27f_causal_mocap)")
         return LiftStream(self)

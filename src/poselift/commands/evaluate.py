@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
     parser.add_argument("--markdown", default=None, metavar="OUT", help="also write the tables as Markdown")
     parser.add_argument("--no-flip", action="store_true", help="skip the flip-averaged (test-time augmentation) pass")
+    parser.add_argument("--roll-tta", type=float, default=0.0, metavar="DEGREES",
+                        help="in both passes, also lift the 2D turned by +-DEGREES about the image centre and average")
     parser.add_argument("--batch-size", type=int, default=1024, help="windows per forward pass")
 
 
@@ -186,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_evaluation_data(args)
     if not data.sequences:
         raise InputError(None, f"{data.name}: no sequences match the chosen subjects and actions")
-    lifter = Lifter(model, flip=False, batch_size=args.batch_size)
+    lifter = Lifter(model, flip=False, batch_size=args.batch_size, roll_tta=args.roll_tta)
     expected = data.skeleton.num_joints
     if lifter.num_joints != expected:
         raise InputError(
@@ -207,9 +209,12 @@ def run(args: argparse.Namespace) -> int:
         "source": str(args.model) if args.model else "default",
         "receptive_field": lifter.receptive_field,
         "causal": lifter.causal,
+        "roll_tta_degrees": lifter.roll_tta,
         "meta": {k: v for k, v in lifter.meta.items() if isinstance(v, str | int | float | bool)},
     }
     title = f"{data.name}: {report['model']['source']} (receptive field {lifter.receptive_field})"
+    if lifter.roll_tta:
+        title += f", roll averaging +-{lifter.roll_tta:g} degrees"
     text = format_markdown(report, title)
     print(text)
     print(_headline(report), file=sys.stderr)

@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="shipped model name or weights file (default: the default model)")
     parser.add_argument("--out", "-o", required=True, help="output .npz with poses_3d (T, J, 3)")
     parser.add_argument("--no-flip", action="store_true", help="skip flip averaging")
+    parser.add_argument("--roll-tta", type=float, default=0.0, metavar="DEGREES",
+                        help="also lift the 2D turned by +-DEGREES about the image centre and average (3x the time)")
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--height", type=float, default=None, metavar="METRES",
                         help="the person's height: scale the poses to it (otherwise the size the model learnt)")
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if args.height is not None:
         check_height(args.height)
     keypoints, image_size = read_keypoints_npz(args.keypoints)
-    lifter = Lifter(args.model, flip=not args.no_flip, batch_size=args.batch_size)
+    lifter = Lifter(args.model, flip=not args.no_flip, batch_size=args.batch_size, roll_tta=args.roll_tta)
     if image_size is not None:
         from poselift.camera import normalize_screen_coordinates
         from poselift.inference import validate_keypoints
