@@ -40,12 +40,6 @@ def validate_keypoints(keypoints_2d: np.ndarray, num_joints: int, source: str | 
     return array.astype(np.float32, copy=False)
 
 
-def _turn_matrix(degrees: float) -> np.ndarray:
-    """(2, 2) counter-clockwise rotation by `degrees` in the x-y plane."""
-    angle = np.radians(degrees)
-    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-
-
 def _skeleton_of(model: nn.Module) -> Skeleton:
     layout = getattr(model, "meta", {}).get("joint_layout", "h36m17")
     skeleton = SKELETONS.get(layout, H36M17)
@@ -121,12 +115,13 @@ class Lifter:
             return self._lift_view(keypoints)
         # A camera rolled by a about its optical axis sees the 2D turned by a about the principal point (the
         # origin of normalised screen coordinates) and the 3D turned by a about the camera's z axis.
+        from poselift.data.bvh import axis_rotation
+
         poses = self._lift_view(keypoints).astype(np.float64)
         for degrees in (-self.roll_tta, self.roll_tta):
-            turn = _turn_matrix(degrees)
-            turned = self._lift_view((keypoints @ turn.T).astype(np.float32)).astype(np.float64)
-            poses[..., :2] += turned[..., :2] @ turn  # turned back: (turn^-1 v) = v @ turn for a rotation
-            poses[..., 2] += turned[..., 2]
+            turn = axis_rotation("Z", degrees)
+            turned = self._lift_view((keypoints @ turn[:2, :2].T).astype(np.float32))
+            poses += turned @ turn  # turned back: turn^-1 v = turn^T v, i.e. v @ turn for row vectors
         return (poses / 3).astype(np.float32)
 
     def _lift_view(self, keypoints: np.ndarray) -> np.ndarray:

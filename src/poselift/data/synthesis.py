@@ -22,6 +22,7 @@ from poselift.data.mocap import MocapClip
 from poselift.data.sequences import PoseSequence
 from poselift.errors import InputError
 from poselift.export.quaternions import from_axis_angle, rotate
+from poselift.export.rotations import orthonormal_frames
 from poselift.skeleton import H36M17
 
 MIN_DEPTH = 1.0
@@ -151,15 +152,11 @@ ARM_BONES: tuple[tuple[int, int], ...] = ((11, 12), (12, 13), (14, 15), (15, 16)
 
 
 def chest_frames(joints: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) orthonormal chest axes of a (T, 17, 3) motion, as columns: left (right to left shoulder), up
-    (spine to thorax) and their cross product; arm directions in these axes describe the arm pose alone."""
+    """(T, 3, 3) orthonormal chest axes of a (T, 17, 3) motion, as columns: up (spine to thorax), left (right to
+    left shoulder, made perpendicular) and their cross product; arm directions in these axes describe the arm
+    pose alone."""
     joints = np.asarray(joints, dtype=np.float64)
-    up = joints[:, 8] - joints[:, 7]
-    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-    left = joints[:, 11] - joints[:, 14]
-    left -= (left * up).sum(-1, keepdims=True) * up
-    left /= np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
-    return np.stack([left, up, np.cross(left, up)], axis=-1)
+    return orthonormal_frames(joints[:, 8] - joints[:, 7], joints[:, 11] - joints[:, 14])
 
 
 def ping_pong(frames: int, length: int, start: int = 0) -> np.ndarray:

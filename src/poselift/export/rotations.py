@@ -43,7 +43,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _frame(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def orthonormal_frames(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Orthonormal frames (..., 3, 3) with columns [aim, ref made perpendicular to aim, aim x ref]."""
     a = _unit(aim)
     r = _unit(ref - np.sum(ref * a, axis=-1, keepdims=True) * a)
@@ -53,8 +53,8 @@ def _frame(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def aim_rotation(aim0: np.ndarray, ref0: np.ndarray, aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """The rotation (..., 3, 3) taking rest direction aim0 to aim exactly, and rest reference ref0 (any
     vector not parallel to aim0) into the half-plane of ref about the aim: a bone direction plus its twist."""
-    f0 = _frame(np.broadcast_to(aim0, np.shape(aim)), np.broadcast_to(ref0, np.shape(aim)))
-    return _frame(aim, ref) @ np.swapaxes(f0, -1, -2)
+    f0 = orthonormal_frames(np.broadcast_to(aim0, np.shape(aim)), np.broadcast_to(ref0, np.shape(aim)))
+    return orthonormal_frames(aim, ref) @ np.swapaxes(f0, -1, -2)
 
 
 def swing_rotation(parent_world: np.ndarray, aim0: np.ndarray, aim: np.ndarray) -> np.ndarray:
