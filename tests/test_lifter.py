@@ -13,7 +13,7 @@ from poselift.cli import main
 from poselift.errors import InputError
 from poselift.inference import Lifter
 from poselift.models.registry import create_model
-from poselift.models.weights import load_weights, save_weights
+from poselift.models.weights import average_weights, load_weights, save_weights
 from poselift.skeleton import flip_poses
 
 
@@ -151,6 +151,30 @@ def test_weights_file_rebuilds_its_model(tmp_path) -> None:
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_averaged_weights_are_the_mean_of_every_tensor_and_refuse_another_architecture(tmp_path) -> None:
+    first, second = _model("atcn_27f"), _model("atcn_27f")
+    with torch.no_grad():
+        for p in second.parameters():
+            p.add_(torch.randn_like(p))
+        for module in second.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_var.mul_(3.0)
+    a = save_weights(first, tmp_path / "a.safetensors", {"fps": 30})
+    b = save_weights(second, tmp_path / "b.safetensors")
+    soup = average_weights([a, b])
+    state, sa, sb = soup.state_dict(), first.state_dict(), second.state_dict()
+    for key, value in state.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, (sa[key] + sb[key]) / 2)
+    bn_var = "stem.pointwise_bn.running_var"
+    assert not torch.equal(state[bn_var], sa[bn_var])
+    assert soup.meta["fps"] == 30 and soup.meta["averaged_from"] == [str(a), str(b)]
+    torch.testing.assert_close(average_weights([a]).state_dict()[bn_var], sa[bn_var])
+    other = save_weights(_model("atcn_81f"), tmp_path / "c.safetensors")
+    with pytest.raises(InputError, match=r"c\.safetensors: a different architecture"):
+        average_weights([a, other])
 
 
 def test_half_precision_weights_file_is_half_the_size_and_loads_as_float32(tmp_path) -> None:

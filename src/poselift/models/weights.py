@@ -116,3 +116,32 @@ def load_weights(path: str | Path) -> nn.Module:
         raise InputError(path, f"weights do not fit their architecture ({detail})") from None
     model.meta = meta
     return model.eval()
+
+
+def average_weights(paths: list[str | Path]) -> nn.Module:
+    """The uniform average of every tensor of several weights files of one architecture (a "model soup").
+
+    Networks fine-tuned from one common start can be averaged weight by weight (Wortsman et al., ICML 2022);
+    batch-norm running statistics are averaged too, and integer counters are taken from the first file.
+    The result carries the first file's metadata plus `averaged_from`, the files in order.
+    """
+    import torch
+
+    if not paths:
+        raise ValueError("average_weights needs at least one weights file")
+    first = load_weights(paths[0])
+    reference = config_to_dict(first.config)
+    state = {k: v.double() if v.is_floating_point() else v.clone() for k, v in first.state_dict().items()}
+    for path in paths[1:]:
+        model = load_weights(path)
+        if config_to_dict(model.config) != reference:
+            raise InputError(path, f"a different architecture from {paths[0]}: weights cannot be averaged")
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                state[key] += value.double()
+    with torch.no_grad():
+        first.load_state_dict({
+            k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in state.items()
+        })
+    first.meta = {**first.meta, "averaged_from": [str(p) for p in paths]}
+    return first.eval()
