@@ -123,7 +123,7 @@ def average_weights(paths: list[str | Path]) -> nn.Module:
 
     Networks fine-tuned from one common start can be averaged weight by weight (Wortsman et al., ICML 2022);
     batch-norm running statistics are averaged too, and integer counters are taken from the first file.
-    The result carries the first file's metadata plus `averaged_from`, the files in order.
+    The result carries the first file's metadata, plus `averaged_from` (the files in order) when there are several.
     """
     import torch
 
@@ -143,5 +143,6 @@ def average_weights(paths: list[str | Path]) -> nn.Module:
         first.load_state_dict({
             k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in state.items()
         })
-    first.meta = {**first.meta, "averaged_from": [str(p) for p in paths]}
+    if len(paths) > 1:
+        first.meta = {**first.meta, "averaged_from": [str(p) for p in paths]}
     return first.eval()
