@@ -21,6 +21,8 @@ META_KEY = "poselift.meta"
 FORMAT_KEY = "poselift.format"
 FORMAT_VERSION = "1"
 
+RUN_FACTS = ("epochs", "steps", "val_mpjpe_mm")  # metadata that describes one training run
+
 DEFAULT_META: dict[str, Any] = {
     "joint_layout": "h36m17",
     "input": "normalised screen coordinates: x/w*2-1, y/w*2-h/w (VideoPose3D)",
@@ -123,7 +125,8 @@ def average_weights(paths: list[str | Path]) -> nn.Module:
 
     Networks fine-tuned from one common start can be averaged weight by weight (Wortsman et al., ICML 2022);
     batch-norm running statistics are averaged too, and integer counters are taken from the first file.
-    The result carries the first file's metadata, plus `averaged_from` (the files in order) when there are several.
+    The result carries the first file's metadata, plus `averaged_from` (the files in order) when there are several;
+    facts of one training run (its epochs, steps and validation error) are dropped, as they describe one ingredient.
     """
     import torch
 
@@ -144,5 +147,6 @@ def average_weights(paths: list[str | Path]) -> nn.Module:
             k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in state.items()
         })
     if len(paths) > 1:
-        first.meta = {**first.meta, "averaged_from": [str(p) for p in paths]}
+        kept = {k: v for k, v in first.meta.items() if k not in RUN_FACTS}
+        first.meta = {**kept, "averaged_from": [str(p) for p in paths]}
     return first.eval()
