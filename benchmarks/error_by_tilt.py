@@ -2,9 +2,10 @@
 
 Clean 2D, flip-averaged, every frame of the held-out styles (the set `poselift evaluate --bvh` uses),
 grouped by how far each sequence's camera looks down (positive) or up (negative). Prints a table and
-writes JSON. Models are shipped names or weights files, e.g. with the eight earlier releases (the table in
+writes JSON. Models are shipped names or weights files, e.g. with the nine earlier releases (the table in
 docs/model-cards.md):
 
+    git show 8fb1317:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage9_atcn_27f_mocap.safetensors
     git show 97bb20b:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage7_atcn_27f_mocap.safetensors
     git show 96dce20:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage6_atcn_27f_mocap.safetensors
     git show e674136:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage5_atcn_27f_mocap.safetensors
@@ -13,7 +14,8 @@ docs/model-cards.md):
     git show 80780c1:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage2_atcn_27f_mocap.safetensors
     git show 09b4746:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/stage1_atcn_27f_mocap.safetensors
     git show bef5eda:src/poselift/weights/atcn_27f_mocap.safetensors > /tmp/frame_atcn_27f_mocap.safetensors
-    python benchmarks/error_by_tilt.py atcn_27f_mocap /tmp/stage7_atcn_27f_mocap.safetensors \
+    python benchmarks/error_by_tilt.py atcn_27f_mocap /tmp/stage9_atcn_27f_mocap.safetensors \
+        /tmp/stage7_atcn_27f_mocap.safetensors \
         /tmp/stage6_atcn_27f_mocap.safetensors \
         /tmp/stage5_atcn_27f_mocap.safetensors \
         /tmp/stage4_atcn_27f_mocap.safetensors \
