@@ -229,6 +229,9 @@ def test_bad_npz_files_give_one_line_errors(tmp_path):
         load_sequences_npz(mismatched)
     with pytest.raises(InputError, match="no such data file"):
         build_sequences(load_config(None, [f"data.train={tmp_path / 'missing.npz'}"]).data, "train")
+    # An empty path list (say `data.train=$UNSET_VARIABLE`) is named as such, not left to guess.
+    with pytest.raises(InputError, match=r"no training sequences in data.train \(none given\)"):
+        build_sequences(load_config(None, ["data.kind=mocap", "data.train="]).data, "train")
 
 
 def test_h36m_data_kind(tmp_path, rng):

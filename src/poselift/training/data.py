@@ -38,7 +38,8 @@ def build_sequences(data_config: DataConfig, split: str, epoch: int = 0, seed: i
     else:
         raise InputError(None, f"unknown data kind {data_config.kind!r}")
     if split == "train" and not sequences:
-        raise InputError(None, f"data ({data_config.kind}): no training sequences")
+        sources = ", ".join(str(path) for path in data_config.train) or "none given"
+        raise InputError(None, f"data ({data_config.kind}): no training sequences in data.train ({sources})")
     return sequences
 
 
