@@ -42,8 +42,8 @@ def test_default_models_lift_an_unseen_walk(name) -> None:
     lifter = Lifter(name)
     predicted = lifter.lift_pixels(clip.keypoints_2d.astype(np.float32), clip.width, clip.height)
     truth = clip.poses_camera - clip.poses_camera[:, :1]
-    assert mpjpe(predicted, truth) * 1000 < 80  # measured 54.2 (default), 55.6 (causal); random weights 426
-    assert p_mpjpe(predicted, truth) * 1000 < 45  # measured 30.0, 30.8; random weights 380
+    assert mpjpe(predicted, truth) * 1000 < 80  # measured 53.9 (default), 55.6 (causal); random weights 426
+    assert p_mpjpe(predicted, truth) * 1000 < 45  # measured 29.7, 30.8; random weights 380
     # The models give the Bandai actors' size (1.53 m here, the walker is 1.68 m); told the height, they fit it.
     assert 1.4 < stature(predicted) < 1.65
-    assert mpjpe(scale_to_height(predicted, stature(truth)), truth) * 1000 < 60  # measured 31.9, 33.9
+    assert mpjpe(scale_to_height(predicted, stature(truth)), truth) * 1000 < 60  # measured 31.5, 33.9
