@@ -161,7 +161,7 @@ def test_averaged_weights_are_the_mean_of_every_tensor_and_refuse_another_archit
         for module in second.modules():
             if isinstance(module, torch.nn.BatchNorm1d):
                 module.running_var.mul_(3.0)
-    a = save_weights(first, tmp_path / "a.safetensors", {"fps": 30, "steps": 100})
+    a = save_weights(first, tmp_path / "a.safetensors", {"fps": 30, "steps": 100, "train_config": {"seed": 1}})
     b = save_weights(second, tmp_path / "b.safetensors")
     soup = average_weights([a, b])
     state, sa, sb = soup.state_dict(), first.state_dict(), second.state_dict()
@@ -172,6 +172,7 @@ def test_averaged_weights_are_the_mean_of_every_tensor_and_refuse_another_archit
     assert not torch.equal(state[bn_var], sa[bn_var])
     assert soup.meta["fps"] == 30 and soup.meta["averaged_from"] == [str(a), str(b)]
     assert "steps" not in soup.meta  # one ingredient's training facts do not describe the average
+    assert "train_config" not in soup.meta
     alone = average_weights([a])
     torch.testing.assert_close(alone.state_dict()[bn_var], sa[bn_var])
     assert "averaged_from" not in alone.meta

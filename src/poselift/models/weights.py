@@ -21,7 +21,7 @@ META_KEY = "poselift.meta"
 FORMAT_KEY = "poselift.format"
 FORMAT_VERSION = "1"
 
-RUN_FACTS = ("epochs", "steps", "val_mpjpe_mm")  # metadata that describes one training run
+RUN_FACTS = ("epochs", "steps", "val_mpjpe_mm", "train_config")  # metadata that describes one training run
 
 DEFAULT_META: dict[str, Any] = {
     "joint_layout": "h36m17",
@@ -126,7 +126,8 @@ def average_weights(paths: list[str | Path]) -> nn.Module:
     Networks fine-tuned from one common start can be averaged weight by weight (Wortsman et al., ICML 2022);
     batch-norm running statistics are averaged too, and integer counters are taken from the first file.
     The result carries the first file's metadata, plus `averaged_from` (the files in order) when there are several;
-    facts of one training run (its epochs, steps and validation error) are dropped, as they describe one ingredient.
+    facts of one training run (its epochs, steps, validation error and full config) are dropped: they describe one
+    ingredient, not the average.
     """
     import torch
 
