@@ -47,7 +47,8 @@ class PoseDetector:
             )
 
     def detect(self, image: np.ndarray) -> Detection | None:
-        """One RGB frame (H, W, 3) uint8 -> the person's 33 landmarks in pixels with visibility, or None."""
+        """One RGB frame (H, W, 3) uint8 -> the person's 33 landmarks in pixels with visibility (and MediaPipe's
+        own 3D landmarks in `world`), or None."""
         height, width = image.shape[:2]
         result = self._pose.process(np.ascontiguousarray(image))
         if not result.pose_landmarks:
@@ -55,7 +56,10 @@ class PoseDetector:
         landmarks = result.pose_landmarks.landmark
         xy = np.array([[lm.x * width, lm.y * height] for lm in landmarks], dtype=np.float64)
         visibility = np.array([lm.visibility for lm in landmarks], dtype=np.float64)
-        return Detection(keypoints=xy, scores=np.clip(visibility, 0.0, 1.0))
+        world = None
+        if result.pose_world_landmarks:
+            world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], dtype=np.float64)
+        return Detection(keypoints=xy, scores=np.clip(visibility, 0.0, 1.0), world=world)
 
     def close(self) -> None:
         """Release the MediaPipe graph."""

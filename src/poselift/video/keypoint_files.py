@@ -43,6 +43,9 @@ class Detection:
     score: float | None = None
     bbox: np.ndarray | None = None
     """(4,) x0, y0, x1, y1 pixels when the source gave one."""
+    world: np.ndarray | None = None
+    """(J, 3) the detector's own 3D estimate (metres, hip-centred, MediaPipe's `pose_world_landmarks`,
+    x right, y down, z away from the camera) when it gives one: the baseline a user already has."""
 
 
 @dataclass

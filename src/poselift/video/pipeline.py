@@ -89,6 +89,8 @@ class VideoResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     speeds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    detections: list[list[Detection]] = field(default_factory=list)
+    """Per frame, every detection in the source layout, as the detector or file gave it (before tracking)."""
 
     @property
     def num_frames(self) -> int:
@@ -329,6 +331,7 @@ def process_video(
         video_fps = estimate_fps(times, default=fps or DEFAULT_MODEL_FPS)
 
     # 2. People: H36M layout, tracks, the person(s) to lift.
+    raw_detections = frames
     with _stage(seconds, "track"):
         frames = _convert(frames, source_layout)
         tracks = track_people(frames)
@@ -373,7 +376,7 @@ def process_video(
             result.poses_world = ground.to_world(result.poses_3d + result.trajectory[:, None])
 
     result = VideoResult(out_dir, {}, times, video_fps, model_fps, size, focal, main, results,
-                         [t.id for t in tracks], ground, seconds, speeds, notes)
+                         [t.id for t in tracks], ground, seconds, speeds, notes, raw_detections)
     _write_outputs(result, source_layout.name, video, render, viewer, progress, panel_height, bvh)
     return result
 
