@@ -6,7 +6,8 @@ A mapping says, for each of the 17 Human3.6M joints, how to place it from the so
   equal and should sum to 1; weights outside [0, 1] extrapolate, e.g. [1.5, -0.5] widens a pair of hips);
 - {"offset_from": a, "offset": [x, y, z]}: joint a's position plus an offset given in source units in a's
   own local (BVH) frame, so it turns with that joint (e.g. a head-top point above a head joint).
-plus "units_to_metres" and "up_axis" ("y" or "z"). Built-in mappings for the Bandai-Namco and CMU (cgspeed)
+plus "units_to_metres", "up_axis" ("y" or "z") and optionally "skip_frames" (frames dropped at the start, e.g. a
+T-pose a converter added). Built-in mappings for the Bandai-Namco and CMU (cgspeed)
 skeletons are below; docs/data.md explains what each approximates.
 """
 
@@ -86,7 +87,41 @@ CMU_MAPPING: dict[str, Any] = {
 }
 """CMU Graphics Lab mocap in the cgspeed BVH conversion (1 unit = 2.54/0.45 cm, Y up) -> Human3.6M."""
 
-BUILTIN_MAPPINGS: dict[str, dict[str, Any]] = {"bandai": BANDAI_MAPPING, "cmu": CMU_MAPPING}
+CMU_DAZ_MAPPING: dict[str, Any] = {
+    "name": "cmu-daz",
+    "units_to_metres": 0.01,
+    "up_axis": "y",
+    "skip_frames": 1,
+    "joints": {
+        # The hip joints (thighs) are ~17.6 cm apart and the figure ~1.65 m tall: widened to the training data's
+        # hip width for that height (~27 cm), as BANDAI_MAPPING widens its narrower pair.
+        "pelvis": {"between": ["rThigh", "lThigh"]},
+        "right_hip": {"between": ["rThigh", "lThigh"], "weights": [1.28, -0.28]},
+        "right_knee": "rShin",
+        "right_ankle": "rFoot",
+        "left_hip": {"between": ["lThigh", "rThigh"], "weights": [1.28, -0.28]},
+        "left_knee": "lShin",
+        "left_ankle": "lFoot",
+        # Spine 52 % of the way from the pelvis to the neck base, as the Bandai mapping's Spine-Chest midpoint.
+        "spine": {"between": ["abdomen", "chest"], "weights": [0.25, 0.75]},
+        "thorax": "neck",
+        # Head joint local axes follow the world at rest: x left, y up, z forward.
+        "neck": {"offset_from": "head", "offset": [0.0, 5.5, 4.6]},
+        "head": {"offset_from": "head", "offset": [0.0, 15.0, 0.0]},
+        # Shoulder joints are ~23 cm apart: widened to ~32 cm like the Bandai mapping's.
+        "left_shoulder": {"between": ["lShldr", "rShldr"], "weights": [1.21, -0.21]},
+        "left_elbow": "lForeArm",
+        "left_wrist": "lHand",
+        "right_shoulder": {"between": ["rShldr", "lShldr"], "weights": [1.21, -0.21]},
+        "right_elbow": "rForeArm",
+        "right_wrist": "rHand",
+    },
+}
+"""CMU subjects 01-14 in the Daz-friendly BVH release (centimetres, Y up, one Daz figure for every file) ->
+Human3.6M; frame 0 of each file is a T-pose the converter added (skip_frames drops it)."""
+
+BUILTIN_MAPPINGS: dict[str, dict[str, Any]] = {"bandai": BANDAI_MAPPING, "cmu": CMU_MAPPING,
+                                               "cmu-daz": CMU_DAZ_MAPPING}
 
 _BANDAI_NAME = re.compile(r"^(dataset-\d+)_(.+)_([^_]+)_(\d+)$")
 _CMU_NAME = re.compile(r"^(\d+)_(\d+)$")
@@ -144,6 +179,9 @@ def check_mapping(mapping: dict[str, Any], source: str | os.PathLike | None = No
     units = mapping.get("units_to_metres")
     if not isinstance(units, int | float) or not units > 0:
         raise InputError(source, f'"units_to_metres" must be a positive number, found {units!r}')
+    skip = mapping.get("skip_frames", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise InputError(source, f'"skip_frames" must be a whole number >= 0, found {skip!r}')
     if str(mapping.get("up_axis", "y")).lower() not in ("y", "z"):
         raise InputError(source, f'"up_axis" must be "y" or "z", found {mapping.get("up_axis")!r}')
     joints = mapping["joints"]
@@ -298,7 +336,9 @@ def load_clip(path: str | os.PathLike, mapping: dict[str, Any] | None = None) ->
     path = Path(path)
     motion = read_bvh(path)
     used = mapping if mapping is not None else detect_mapping(motion.joint_names, path)
-    joints = apply_mapping(motion, used)
+    joints = apply_mapping(motion, used)[int(used.get("skip_frames", 0)):]
+    if len(joints) == 0:
+        raise InputError(path, f"no frames left after skipping {used.get('skip_frames')} (mapping {used.get('name')})")
     return MocapClip(
         joints_3d=joints, fps=_round_fps(motion.frame_time), source=str(used.get("name", "custom")),
         name=path.stem, path=str(path), **parse_clip_name(path.stem),

@@ -104,21 +104,26 @@ def pose_body(body: Body, motion: np.ndarray) -> PosedBody:
     """
     rest = segment_frames(body.joints[None])[0]
     rotations = segment_frames(motion) @ np.swapaxes(rest, -1, -2)[None]
-    leg = lambda p: np.linalg.norm(p[..., 1, :] - p[..., 2, :], axis=-1) + np.linalg.norm(p[..., 2, :] - p[..., 3, :], axis=-1)  # noqa: E731
-    scale = leg(body.joints) / np.median(leg(motion))
+    scale = _leg_length(body.joints) / np.median(_leg_length(motion))
     positions = np.empty((len(motion), len(SEGMENTS), 3))
     positions[:, 0] = motion[:, 0] * scale
     for s, parent in enumerate(SEGMENT_PARENTS):
         if parent >= 0:
             positions[:, s] = positions[:, parent] + rotations[:, parent] @ (body.pivots[s] - body.pivots[parent])
-    joints = np.einsum("tjab,jb->tja", rotations[:, body.joint_segments], body.joints - body.pivots[body.joint_segments])
-    joints += positions[:, body.joint_segments]
+    seg = body.joint_segments
+    joints = np.einsum("tjab,jb->tja", rotations[:, seg], body.joints - body.pivots[seg]) + positions[:, seg]
     posed = PosedBody(body, rotations, positions, joints)
     soles = np.array([_lowest_sole(posed, t) for t in range(len(motion))])
     lift = -np.percentile(soles, 10)
     posed.positions[..., 1] += lift
     posed.joints[..., 1] += lift
     return posed
+
+
+def _leg_length(joints: np.ndarray) -> np.ndarray:
+    """Right thigh plus shin length of Human3.6M joints (..., 17, 3)."""
+    return (np.linalg.norm(joints[..., 1, :] - joints[..., 2, :], axis=-1)
+            + np.linalg.norm(joints[..., 2, :] - joints[..., 3, :], axis=-1))
 
 
 def _lowest_sole(posed: PosedBody, t: int) -> float:

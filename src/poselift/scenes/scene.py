@@ -106,9 +106,9 @@ def place_motion(motion: np.ndarray, yaw: float, target: np.ndarray) -> np.ndarr
 
 def random_camera(rng: np.random.Generator, centre: np.ndarray, portrait: bool = False, framing: str = "full",
                   long_side: int = 640, body_height: float = 1.75) -> Camera:
-    """A phone/webcam placement looking at `centre` (on the floor): 0.8-2 m high, 2-8 m away (far enough
-    to see a whole standing person for "full" framing, close enough to cut the legs for "upper"),
-    50-90 degrees across the long side, 16:9 or 9:16."""
+    """A phone/webcam placement looking at `centre` (on the floor), 50-90 degrees across the long side, 16:9
+    or 9:16: for "full" framing 0.8-2 m high and 2-8 m away, far enough to see a whole standing person; for
+    "upper" a webcam 1-1.5 m high and 1-3 m away that frames people from the hips up."""
     short_side = int(round(long_side * 9 / 16)) // 2 * 2
     width, height = (short_side, long_side) if portrait else (long_side, short_side)
     fov = np.radians(rng.uniform(50.0, 90.0))
@@ -116,8 +116,10 @@ def random_camera(rng: np.random.Generator, centre: np.ndarray, portrait: bool =
     vertical_half = np.arctan((height / 2) / focal)
     cam_height = rng.uniform(0.8, 2.0)
     if framing == "upper":
-        distance = rng.uniform(2.0, 3.0)
-        aim = 1.15
+        # A webcam on a desk: the picture's lower edge near the hips (about 0.75 m below the aim point).
+        cam_height = rng.uniform(1.0, 1.5)
+        aim = 1.25
+        distance = float(np.clip(0.5 / np.tan(vertical_half) * rng.uniform(0.9, 1.2), 1.0, 3.0))
     else:
         need = (body_height / 2 + 0.35) / np.tan(vertical_half) + 0.8
         distance = rng.uniform(max(2.0, min(need, 7.0)), 8.0)
@@ -134,7 +136,8 @@ def random_scene(motions: list[tuple[np.ndarray, str]], rng: np.random.Generator
                  portrait: bool | None = None, framing: str | None = None, enter_exit: bool | None = None,
                  long_side: int = 640) -> Scene:
     """A scene with one person per motion (T, 17, 3) world metres Y up: random bodies, outfits, paths
-    around the centre (side by side, crossing; with enter_exit the first walks into or out of view),
+    around the centre (side by side, crossing; with enter_exit the first, if it travels more than 1.5 m,
+    walks into or out of view),
     camera, light, room and noise."""
     portrait = bool(rng.random() < 0.25) if portrait is None else portrait
     framing = ("upper" if rng.random() < 0.15 else "full") if framing is None else framing
@@ -154,7 +157,8 @@ def random_scene(motions: list[tuple[np.ndarray, str]], rng: np.random.Generator
         yaw = rng.uniform(-np.pi, np.pi)
         placed = place_motion(motion, yaw, target)
         placed = _keep_away(placed, cam_pos, yaw, target, motion)
-        if enter_exit and k == 0:
+        travel = np.linalg.norm((placed[-1, 0] - placed[0, 0]) * [1.0, 0.0, 1.0])
+        if enter_exit and k == 0 and travel > 1.5:
             placed = placed + _exit_shift(placed, camera)
         people.append(ScenePerson(placed.astype(np.float64), random_shape(rng), random_outfit(rng), source))
     light = np.array([rng.uniform(-0.8, 0.8), -1.0, rng.uniform(-0.8, 0.8)])
@@ -183,14 +187,18 @@ def _keep_away(placed: np.ndarray, cam_pos: np.ndarray, yaw: float, target: np.n
 
 
 def _exit_shift(placed: np.ndarray, camera: Camera) -> np.ndarray:
-    """A sideways shift that puts the start of the person's path at the image's edge (they walk in/out)."""
+    """A sideways shift that puts the start of the person's path just outside the picture (they walk in)."""
     cam = placed[:, 0] @ np.asarray(camera.R).T + camera.t
     x_over_z = cam[:, 0] / cam[:, 2]
     half = camera.width / 2 / camera.focal[0]
     right = np.asarray(camera.R)[0] * [1.0, 0.0, 1.0]
     right /= np.linalg.norm(right)
     depth = cam[0, 2]
-    shift = (half - x_over_z[0]) * depth if x_over_z[-1] < x_over_z[0] else (-half - x_over_z[0]) * depth
+    margin = 0.4 / depth
+    if x_over_z[-1] < x_over_z[0]:
+        shift = (half + margin - x_over_z[0]) * depth
+    else:
+        shift = (-half - margin - x_over_z[0]) * depth
     return shift * right
 
 
@@ -280,7 +288,8 @@ class Renderer:
             pattern = a * (1.0 + 0.03 * np.sin(u * 7.0) * np.sin(v * 5.0))[..., None]
         lit = s.ambient + (1 - s.ambient) * max(0.0, -self.light[1])
         wall_lit = s.ambient + (1 - s.ambient) * max(0.0, float(-(self.light @ -forward)))
-        wall = np.array(s.wall_colour, np.float32) * wall_lit * (1.0 - 0.15 * np.clip(hit[..., 1] / 3.0, 0, 1))[..., None]
+        fade = 1.0 - 0.15 * np.clip(hit[..., 1] / 3.0, 0, 1)
+        wall = np.array(s.wall_colour, np.float32) * wall_lit * fade[..., None]
         image = np.where(floor[..., None], pattern * lit, wall)
         return np.clip(image, 0, 255).astype(np.float32), floor
 
