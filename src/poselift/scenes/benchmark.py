@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from poselift.data.mocap import load_clip
+from poselift.errors import InputError
 from poselift.scenes.scene import Renderer, Truth, random_scene, render_scene
 from poselift.scenes.scoring import Predicted, detection_scores, match, score_person, summarise
 from poselift.skeleton import H36M17
@@ -91,13 +92,13 @@ def detector_offsets(predicted: list[Predicted], assignment: np.ndarray, truth: 
     """(N, 17, 2) offsets of a detector's 2D joints from the true joints' projections in the body's own image
     frame, metres at the person's scale (pixels / the person's height in pixels x true height): [0] outward
     (away from the body's midline along the hip or shoulder line; 0 for centre joints), [1] up (towards the
-    head along the pelvis-thorax line). Only frames where every joint is visible count."""
+    head along the pelvis-thorax line); NaN where the true joint is not visible."""
     rows = []
     for g in range(assignment.shape[0]):
         for t in np.nonzero(assignment[g] >= 0)[0]:
             gt = truth.joints_2d[g, t]
-            pixel_height = np.linalg.norm(gt[10] - (gt[3] + gt[6]) / 2)
-            if not truth.visible[g, t].all() or pixel_height < 20:
+            pixel_height = np.linalg.norm(gt[10] - (gt[3] + gt[6]) / 2)  # projections exist out of view too
+            if pixel_height < 20:
                 continue
             delta = (predicted[assignment[g, t]].keypoints_2d[t] - gt) / pixel_height * truth.heights[g]
             up = gt[8] - gt[0]
@@ -109,6 +110,7 @@ def detector_offsets(predicted: list[Predicted], assignment: np.ndarray, truth: 
                 out -= (out @ up) * up
                 norm = np.linalg.norm(out)
                 row[j, 0] = delta[j] @ out / norm if norm > 1e-6 else np.nan
+            row[~truth.visible[g, t]] = np.nan
             rows.append(row)
     return np.array(rows).reshape(-1, 17, 2)
 
@@ -138,12 +140,17 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
                 name = f"{path.stem}_view{view}"
                 video = root / f"{name}.mp4"
                 truth = render_scene(scene, video, root / f"{name}_truth.npz")
-                result = process_video(video, root / name, focal=float(scene.camera.focal[0]), lifter=lifter,
-                                       render=False, viewer=False, progress=progress)
+                try:
+                    result = process_video(video, root / name, focal=float(scene.camera.focal[0]), lifter=lifter,
+                                           render=False, viewer=False, progress=progress)
+                    found = {"poselift": poselift_people(result),
+                             "mediapipe": mediapipe_people(result.detections, len(truth.times))}
+                except InputError as error:  # nobody found: every present frame is missed
+                    found = {"poselift": [], "mediapipe": []}
+                    print(f"{name}: {error}", flush=True)
                 up = np.asarray(scene.camera.R) @ np.array([0.0, 1.0, 0.0])
                 entry = {"clip": path.stem, "view": view, "scene": truth.meta}
-                for method, predicted in (("poselift", poselift_people(result)),
-                                          ("mediapipe", mediapipe_people(result.detections, len(truth.times)))):
+                for method, predicted in found.items():
                     assignment = match(predicted, truth)
                     det = detection_scores(assignment, predicted, truth)
                     own = []
