@@ -160,7 +160,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
     )
 }
-"""Weights shipped in the package (docs/model-cards.md); trained by configs/shipped_atcn_27f*.toml."""
+"""Weights shipped in the package (docs/model-cards.md); each trained by the recipe in recipes/<name>/."""
 DEFAULT_MODEL = "atcn_27f_mocap"
 DEFAULT_CAUSAL_MODEL = "atcn_27f_causal_mocap"
 
