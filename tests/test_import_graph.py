@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+@functools.cache
 def _import_graph() -> dict[str, set[str]]:
     """Module name -> the poselift modules it imports anywhere in its source."""
     files = {}
