@@ -1,7 +1,7 @@
 """Copy a trained run's final weights into the package as a shipped model, with its full metadata.
 
     python scripts/release_weights.py runs/shipped_atcn_27f_stage2/final.safetensors atcn_27f_mocap \
-        --config configs/shipped_atcn_27f.toml --config configs/shipped_atcn_27f_stage2.toml
+        --config configs/shipped_atcn_27f.toml --config recipes/atcn_27f_mocap/stage2.toml
 
 Give `--config` once per training stage, in order (a later stage starts from the earlier one's weights).
 `--half` stores the tensors as float16, half the file (the shipped default's is; docs/model-cards.md).

@@ -167,13 +167,37 @@ def test_unknown_key_in_a_file_names_the_file(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.toml")))
+SHIPPED_CONFIGS = sorted(
+    str(p.relative_to(REPO)) for p in [*(REPO / "configs").glob("*.toml"), *(REPO / "recipes").glob("*/*.toml")]
+)
+
+
+def test_the_shipped_configs_include_every_recipe_stage():
+    assert sum(name.startswith("recipes/") for name in SHIPPED_CONFIGS) >= 2 and len(SHIPPED_CONFIGS) > 20
+
+
+@pytest.mark.parametrize("name", SHIPPED_CONFIGS)
 def test_shipped_configs_load(name):
-    """Every config in configs/ (each stage of the shipped recipe included) parses and names a registered model."""
+    """Every config in configs/ and every stage of a shipped model's recipe (recipes/*/) parses, its `base`
+    chain resolves, and it names a registered model."""
     from poselift.models.registry import list_models
 
-    c = load_config(REPO / "configs" / name)
+    c = load_config(REPO / name)
     assert c.model.name in list_models()
+
+
+@pytest.mark.parametrize(("name", "overrides"), [
+    ("atcn_27f_mocap", []),
+    ("atcn_27f_causal_mocap", ["model.name=atcn_27f_causal", "model.channels=512"]),
+])
+def test_the_fine_tune_config_fits_the_shipped_weights(name, overrides):
+    """configs/finetune_atcn_27f_mocap.toml starts from either shipped model as its header says (same architecture)."""
+    from poselift.models.registry import create_model
+    from poselift.training.trainer import load_initial_weights
+
+    config = load_config(REPO / "configs" / "finetune_atcn_27f_mocap.toml", [f"init_weights={name}", *overrides])
+    model = create_model(config.model.name, **config.model.overrides)
+    assert load_initial_weights(model, config.init_weights) == f"poselift train: starting from the weights of {name}"
 
 
 # --- losses ------------------------------------------------------------------------------------

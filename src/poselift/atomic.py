@@ -38,12 +38,6 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to `path` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 text to `path` atomically."""
     with atomic_path(path) as tmp:

@@ -47,11 +47,6 @@ def resample_joints(joints: np.ndarray, fps_in: float, fps_out: float) -> np.nda
     return joints[lower] * (1 - weight) + joints[lower + 1] * weight
 
 
-def resample_clip(clip: MocapClip, fps: float) -> MocapClip:
-    """A copy of `clip` at another frame rate (e.g. CMU 120 fps -> 30, Bandai 30 -> 50 for Human3.6M-like)."""
-    return replace(clip, joints_3d=resample_joints(clip.joints_3d, clip.fps, fps), fps=float(fps))
-
-
 # ------------------------------------------------------------------------------------ body proportions
 
 BONE_SIGMA: dict[str, float] = {"hip_width": 0.08, "shoulder_width": 0.08}

@@ -187,7 +187,7 @@ def convert_state_dict(
 
 def load_released_checkpoint(path: str | Path, source: str | None = None, causal: bool = False) -> torch.nn.Module:
     """Read a released checkpoint and return our model with its weights, in eval mode."""
-    from poselift.models.registry import build_model
+    from poselift.models.families import build_model
 
     state = read_checkpoint(path)
     try:

@@ -959,8 +959,6 @@ class FusedVideoPose3DNet(_Fused):
         outs = [self._sequence(seq[b].contiguous()) for b in range(batch)]
         return torch.stack(outs).view(batch, -1, self.joints_out, 3)
 
-    forward_sequence = forward
-
     @torch.inference_mode()
     def lift_padded(self, padded: Tensor, chunk_frames: int = 8192, workers: int | None = None) -> Tensor:
         """An edge-padded sequence (T + RF - 1, J, 2) -> (T, J, 3), in overlapping chunks (bounded memory).

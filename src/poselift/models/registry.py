@@ -17,10 +17,10 @@ from typing import Any
 from torch import nn
 
 from poselift.errors import InputError
-from poselift.models.attention import AttentionConfig, AttentionTemporalNet
-from poselift.models.videopose3d import VideoPose3DConfig, VideoPose3DNet
-
-ModelConfig = AttentionConfig | VideoPose3DConfig
+from poselift.models.attention import AttentionConfig
+from poselift.models.families import ModelConfig, build_model
+from poselift.models.videopose3d import VideoPose3DConfig
+from poselift.models.weights import load_weights
 
 _VARIANTS: dict[str, Callable[[], ModelConfig]] = {}
 
@@ -29,15 +29,6 @@ def register_model(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
     """Register a variant under its function's name."""
     _VARIANTS[fn.__name__] = fn
     return fn
-
-
-def build_model(config: ModelConfig) -> nn.Module:
-    """The network for an architecture config."""
-    if isinstance(config, AttentionConfig):
-        return AttentionTemporalNet(config)
-    if isinstance(config, VideoPose3DConfig):
-        return VideoPose3DNet(config)
-    raise TypeError(f"not a model config: {config!r}")
 
 
 def model_config(name: str, **overrides: Any) -> ModelConfig:
@@ -169,7 +160,7 @@ PRETRAINED: dict[str, PretrainedWeights] = {
         ),
     )
 }
-"""Weights shipped in the package (docs/model-cards.md); trained by configs/shipped_atcn_27f*.toml."""
+"""Weights shipped in the package (docs/model-cards.md); each trained by the recipe in recipes/<name>/."""
 DEFAULT_MODEL = "atcn_27f_mocap"
 DEFAULT_CAUSAL_MODEL = "atcn_27f_causal_mocap"
 
@@ -185,8 +176,6 @@ def pretrained_path(name: str) -> Path | None:
 
 def load_model(name_or_path: str | Path | None = None) -> nn.Module:
     """A model with weights: a local weights file, a shipped pretrained name, or the default model."""
-    from poselift.models.weights import load_weights
-
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
     path = Path(name_or_path)

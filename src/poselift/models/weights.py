@@ -15,6 +15,7 @@ from torch import nn
 
 from poselift.atomic import atomic_path
 from poselift.errors import InputError
+from poselift.models.families import build_model, config_from_dict
 
 CONFIG_KEY = "poselift.config"
 META_KEY = "poselift.meta"
@@ -33,24 +34,6 @@ DEFAULT_META: dict[str, Any] = {
 def config_to_dict(config: Any) -> dict[str, Any]:
     """An architecture dataclass as a JSON-ready dict (tuples become lists)."""
     return dataclasses.asdict(config)
-
-
-def config_from_dict(data: dict[str, Any]):
-    """Rebuild an architecture dataclass from its dict; the `family` field picks the class."""
-    from poselift.models.attention import AttentionConfig
-    from poselift.models.videopose3d import VideoPose3DConfig
-
-    classes = {"atcn": AttentionConfig, "videopose3d": VideoPose3DConfig}
-    family = data.get("family")
-    if family not in classes:
-        raise ValueError(f"unknown model family {family!r}")
-    cls = classes[family]
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)} for {family}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return cls(**values)
 
 
 def save_weights(
@@ -106,8 +89,6 @@ def load_weights(path: str | Path) -> nn.Module:
     Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load.
     """
     from safetensors.torch import load_file
-
-    from poselift.models.registry import build_model
 
     config_dict, meta = read_weights_header(path)
     try:
