@@ -168,7 +168,8 @@ def test_lifter_precisions_agree_with_float32(causal_model):
 
 def test_accelerator_one_pass_flip_equals_two_passes(causal_model):
     lifter = Lifter(causal_model, optimize=False, batch_size=50)
-    padded = torch.from_numpy(lifter.pad_sequence(np.random.default_rng(1).normal(0, 0.3, (70, 17, 2)).astype(np.float32)))
+    kp = np.random.default_rng(1).normal(0, 0.3, (70, 17, 2)).astype(np.float32)
+    padded = torch.from_numpy(lifter.pad_sequence(kp))
     with torch.inference_mode():
         both = lifter._lift_views(torch.stack([padded, lifter.mirror_2d(padded)]))
         torch.testing.assert_close(both[0], lifter._lift_padded(padded), rtol=0, atol=1e-5)

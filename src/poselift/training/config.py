@@ -26,6 +26,7 @@ DATA_KINDS = ("npz", "mocap", "h36m")
 CAMERA_MODES = ("random", "h36m")
 PRECISIONS = ("fp32", "bf16")
 DEVICE_DATA = ("auto", "on", "off")
+SYNTHESIS_PLACES = ("auto", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ class DataConfig:
     resynthesize: bool = True
     """mocap: draw fresh cameras, proportions and noise every epoch (seeded by the epoch), a cheap and
     strong augmentation."""
+    synthesis: str = "auto"
+    """mocap training data: where the views are filmed (projection, 2D noise): "host" (numpy), "device" (torch on
+    the training device, all views of an epoch in a few batches; random cameras), "auto" ("device" on CUDA)."""
     data_3d: str = ""
     """h36m: the 3D poses file."""
     data_2d: str = ""
@@ -193,6 +197,9 @@ class TrainConfig:
         _check_choice("data.cameras", self.data.cameras, CAMERA_MODES)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("device_data", self.device_data, DEVICE_DATA)
+        _check_choice("data.synthesis", self.data.synthesis, SYNTHESIS_PLACES)
+        if self.data.synthesis == "device" and self.data.cameras != "random":
+            raise InputError(None, "config key 'data.synthesis' = \"device\" needs data.cameras = \"random\"")
         if self.data.kind == "mocap":
             from poselift.data.synthesis import NOISE_LEVELS
 

@@ -317,7 +317,7 @@ class _Run:
         random.seed(config.seed)
         # Data before anything is written: a bad data file stops the run with the run directory untouched.
         self.val_sequences = build_sequences(config.data, "val", 0, config.seed)
-        self.train_sequences = build_sequences(config.data, "train", self.state.epoch, config.seed)
+        self.train_sequences = build_sequences(config.data, "train", self.state.epoch, config.seed, str(info.device))
         self.train_sequences_epoch = self.state.epoch
         try:
             pose, trajectory = create_models(config)
@@ -466,7 +466,7 @@ class _Run:
     def _prepare_epoch(self, epoch: int) -> None:
         config = self.config
         if epoch != self.train_sequences_epoch and epoch_dependent(config.data):
-            self.train_sequences = build_sequences(config.data, "train", epoch, config.seed)
+            self.train_sequences = build_sequences(config.data, "train", epoch, config.seed, str(self.info.device))
             self.train_sequences_epoch = epoch
             self.train_sampler = None
         if self.train_sampler is None:
