@@ -155,15 +155,15 @@ def causal_model():
 
 
 def test_lifter_precisions_agree_with_float32(causal_model):
-    """bf16 stays within the documented bound of float32 (docs/speed.md; 0.05 m covers these random
-    weights), "tf32" on a CPU is float32."""
+    """bf16 stays within the bound docs/speed.md gives for it (max 12 mm; measured on the shipped models),
+    "tf32" on a CPU is float32."""
     kp = np.random.default_rng(0).normal(0, 0.3, (80, 17, 2)).astype(np.float32)
     reference = Lifter(causal_model).lift(kp)
     for optimize in (True, False):
         assert np.abs(Lifter(causal_model, precision="tf32", optimize=optimize).lift(kp) - reference).max() < 1e-5
         low = Lifter(causal_model, precision="bf16", optimize=optimize).lift(kp)
         error = np.abs(low - reference).max()
-        assert 0 < error < 0.05, (optimize, error)
+        assert 0 < error < 0.012, (optimize, error)
 
 
 def test_accelerator_one_pass_flip_equals_two_passes(causal_model):
