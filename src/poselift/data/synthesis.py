@@ -567,9 +567,12 @@ def synthesize_clip(
     camera_ranges: CameraRanges = DEFAULT_CAMERA_RANGES,
     min_frames: int = 1,
     donors: Sequence[MocapClip] = (),
+    views_out: list | None = None,
 ) -> list[PoseSequence]:
     """Training pairs from one clip (see `synthesize`); uses `rng` for everything. donors: the recordings
-    `augmentation.arm_swap` borrows arm motion from."""
+    `augmentation.arm_swap` borrows arm motion from. views_out: random cameras only; each view's motion,
+    camera and noise level are appended there (poselift.data.synthesis_torch.ViewSpec, with the clip) for
+    filming in one batch, and nothing is returned."""
     # Played `speed` times faster, the recording reads as if it were taken at speed x its rate.
     source_fps = clip.fps * random_speed(rng, augmentation.speed_range)
     target_fps = clip.fps if fps is None else float(fps)
@@ -590,7 +593,14 @@ def synthesize_clip(
     if cameras == "random":
         for view in range(views_per_clip):
             camera = random_camera(joints, rng, camera_ranges, name=f"random-{view}")
-            sequences.append(_sequence(joints, camera, clip, clip_fps, _pick_noise(noise, rng), rng))
+            level = _pick_noise(noise, rng)
+            if views_out is not None:
+                from poselift.data.synthesis_torch import ViewSpec
+
+                level = NOISE_LEVELS[level] if isinstance(level, str) else level
+                views_out.append((ViewSpec(joints, camera, clip_fps, level), clip))
+                continue
+            sequences.append(_sequence(joints, camera, clip, clip_fps, level, rng))
     elif cameras == "h36m":
         all_cameras = _h36m_cameras()
         subjects = sorted(all_cameras)
@@ -619,6 +629,7 @@ def synthesize(
     min_frames: int = 1,
     max_seconds: float | None = None,
     progress: bool = False,
+    device: str | None = None,
 ) -> list[PoseSequence]:
     """2D/3D training pairs from mocap clips: one PoseSequence per view (random cameras) or per visible run
     of frames (the 4 Human3.6M cameras, which cannot see all of a long walk).
@@ -630,7 +641,11 @@ def synthesize(
     camera-frame metres. Clip i uses np.random.default_rng([seed, i]): results do not depend on the order in which
     clips are processed, and the same seed gives the same data. max_seconds: cut longer clips into equal pieces of
     at most this length, each with its own cameras (people look bigger in long walks).
+    device: film the views (projection, 2D noise) with torch on this device, all in a few batches
+    (poselift.data.synthesis_torch; random cameras only): the same model of the data from other random draws.
     """
+    if device is not None and cameras != "random":
+        raise InputError(None, f"synthesis on a device needs random cameras, not {cameras!r}")
     levels = [noise] if isinstance(noise, str | NoiseLevel) else list(noise)
     if not levels:
         raise InputError(None, "noise: give at least one level")
@@ -643,6 +658,7 @@ def synthesize(
 
         iterator = tqdm(iterator, total=len(clips), desc="synthesis", unit="clip", disable=None)
     out: list[PoseSequence] = []
+    views: list | None = [] if device is not None else None
     for index, clip in iterator:
         rng = np.random.default_rng([seed, index])
         for piece in split_clip(clip, max_seconds):
@@ -650,9 +666,19 @@ def synthesize(
                 synthesize_clip(
                     piece, rng, cameras=cameras, views_per_clip=views_per_clip, fps=fps, noise=noise,
                     augmentation=augmentation, camera_ranges=camera_ranges, min_frames=min_frames,
-                    donors=clips,
+                    donors=clips, views_out=views,
                 )
             )
+    if views:
+        from poselift.data.synthesis_torch import render_views
+
+        rendered = render_views([spec for spec, _ in views], seed, device)
+        out = [
+            PoseSequence(keypoints_2d=r.keypoints_2d, poses_3d=r.poses_3d, confidence=r.confidence,
+                         fps=float(spec.fps), subject=clip.subject, action=clip.name, camera=spec.camera.name,
+                         camera_params=spec.camera.params())
+            for (spec, clip), r in zip(views, rendered, strict=True)
+        ]
     return out
 
 

@@ -1079,18 +1079,24 @@ class ChannelsLastAttentionNet(nn.Module):
         if frames != m.receptive_field:
             raise ValueError(f"expected windows of {m.receptive_field} frames, got {frames}")
         x = normalise_input(x, cfg.input_norm)
-        causal, off3 = m.causal, _offset(3, m.causal)
-
-        def drop(v: Tensor) -> Tensor:
-            return _dropout(v, cfg.dropout) if self.training else v
-
+        causal = m.causal
         score = m.attention_scores(x) if m.gates else None
         seq = x.reshape(batch, frames, -1)
         incoming: dict[int, list[Tensor]] = {}
         for k, branch in enumerate(m.input_branches, start=1):
             sampled = seq[:, _offset(3**k, causal) :: 3**k]
-            incoming.setdefault(k, []).append(drop(_mish_autograd(_dwsep_rows(sampled, branch))))
-        h = drop(_mish_autograd(_dwsep_rows(seq, m.stem)))
+            incoming.setdefault(k, []).append(self._drop(_mish_autograd(_dwsep_rows(sampled, branch))))
+        h = self._drop(_mish_autograd(_dwsep_rows(seq, m.stem)))
+        return self._layers_and_head(h, incoming, score)
+
+    def _drop(self, v: Tensor) -> Tensor:
+        return _dropout(v, self.config.dropout) if self.training else v
+
+    def _layers_and_head(self, h: Tensor, incoming: dict[int, list[Tensor]], score: Tensor | None) -> Tensor:
+        """Everything from the first temporal gate on: (N, rf/3, C) stem rows, the input branches' rows by the
+        layer they join, (N, rf) attention scores -> (N, 1, J_out, 3)."""
+        m, cfg, drop = self.model, self.model.config, self._drop
+        causal, off3 = m.causal, _offset(3, m.causal)
         for i, layer in enumerate(m.layers):
             gate = None
             if m.gates:
@@ -1121,7 +1127,7 @@ class ChannelsLastAttentionNet(nn.Module):
             y = _bn_rows(F.linear(drop(y), layer.pointwise.weight[:, :, 0]), layer.bn)
             h = residual + drop(_mish_autograd(y))
         out = F.linear(h, m.head.weight[:, :, 0], m.head.bias)
-        return out.view(batch, 1, cfg.num_joints_out, 3)
+        return out.view(h.shape[0], 1, cfg.num_joints_out, 3)
 
 
 def training_form(model: nn.Module) -> nn.Module:

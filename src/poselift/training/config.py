@@ -24,6 +24,9 @@ SCHEDULES = ("cosine", "exponential", "constant")
 SCHEDULE_UNITS = ("step", "epoch")
 DATA_KINDS = ("npz", "mocap", "h36m")
 CAMERA_MODES = ("random", "h36m")
+PRECISIONS = ("fp32", "bf16")
+DEVICE_DATA = ("auto", "on", "off")
+SYNTHESIS_PLACES = ("auto", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class DataConfig:
     resynthesize: bool = True
     """mocap: draw fresh cameras, proportions and noise every epoch (seeded by the epoch), a cheap and
     strong augmentation."""
+    synthesis: str = "auto"
+    """mocap training data: where the views are filmed (projection, 2D noise): "host" (numpy), "device" (torch on
+    the training device, all views of an epoch in a few batches; random cameras), "auto" ("device" on CUDA)."""
     data_3d: str = ""
     """h36m: the 3D poses file."""
     data_2d: str = ""
@@ -161,6 +167,16 @@ class TrainConfig:
     fast_training: bool = True
     """Train through the model's faster training form when it has one (poselift.models.fused.training_form:
     same parameters, function and gradients, about 2x the windows per second on a CPU)."""
+    precision: str = "fp32"
+    """"fp32", or "bf16": forward and backward under bfloat16 autocast (matmuls and convolutions in bfloat16;
+    the weights, their gradients, the loss and the optimiser state stay float32). Validation runs in float32."""
+    targets_per_window: int = 1
+    """K > 1: each input is a run of rf + K - 1 frames giving K neighbouring target frames (the work before the
+    first temporal gate shared between them: poselift.models.shared_targets); batch_size still counts target
+    frames, so a step holds batch_size // K runs. The loss is the mean over all targets, as with K = 1."""
+    device_data: str = "auto"
+    """Where batches are gathered: "on" keeps the epoch's windows on the training device and cuts each batch
+    there (no per-step host work), "off" gathers on the host with numpy, "auto" is "on" for CUDA."""
     num_threads: int = 0
     """torch intra-op threads (0: os.cpu_count(), divided among the processes of a distributed run)."""
     device: str = "auto"
@@ -179,6 +195,11 @@ class TrainConfig:
         _check_choice("optim.schedule_unit", self.optim.schedule_unit, SCHEDULE_UNITS)
         _check_choice("data.kind", self.data.kind, DATA_KINDS)
         _check_choice("data.cameras", self.data.cameras, CAMERA_MODES)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("device_data", self.device_data, DEVICE_DATA)
+        _check_choice("data.synthesis", self.data.synthesis, SYNTHESIS_PLACES)
+        if self.data.synthesis == "device" and self.data.cameras != "random":
+            raise InputError(None, "config key 'data.synthesis' = \"device\" needs data.cameras = \"random\"")
         if self.data.kind == "mocap":
             from poselift.data.synthesis import NOISE_LEVELS
 
@@ -186,9 +207,12 @@ class TrainConfig:
                 raise InputError(None, "config key 'data.noise' needs at least one level")
             for level in self.data.noise:
                 _check_choice("data.noise", level, tuple(NOISE_LEVELS))
-        for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k"):
+        for key in ("epochs", "batch_size", "window_stride", "val_stride", "optim.lookahead_k", "targets_per_window"):
             if _get(self, key) < 1:
                 raise InputError(None, f"config key '{key}' must be >= 1, found {_get(self, key)}")
+        if self.batch_size // self.targets_per_window < 2:
+            raise InputError(None, f"config key 'targets_per_window' ({self.targets_per_window}) leaves fewer than "
+                             f"2 runs per batch of {self.batch_size} targets (batch norm needs 2)")
         if not 0.0 <= self.action_balance <= 1.0:
             raise InputError(None, f"config key 'action_balance' must be in [0, 1], found {self.action_balance}")
         if self.data.limb_rotation < 0:

@@ -24,15 +24,19 @@ from poselift.training.config import DataConfig
 SPLITS = ("train", "val")
 
 
-def build_sequences(data_config: DataConfig, split: str, epoch: int = 0, seed: int = 0) -> list[PoseSequence]:
-    """The validated sequences of `split` ("train" or "val") for `epoch`; raises InputError on bad data."""
+def build_sequences(
+    data_config: DataConfig, split: str, epoch: int = 0, seed: int = 0, device: str | None = None
+) -> list[PoseSequence]:
+    """The validated sequences of `split` ("train" or "val") for `epoch`; raises InputError on bad data.
+
+    device: the training device; mocap training views are filmed there when data.synthesis says so."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if data_config.kind == "npz":
         paths = data_config.train if split == "train" else data_config.val
         sequences = [seq for path in paths for seq in load_sequences_npz(path)]
     elif data_config.kind == "mocap":
-        sequences = _mocap_sequences(data_config, split, epoch, seed)
+        sequences = _mocap_sequences(data_config, split, epoch, seed, device)
     elif data_config.kind == "h36m":
         sequences = _h36m_sequences(data_config, split)
     else:
@@ -141,7 +145,18 @@ def load_clips(data_config: DataConfig, paths: tuple[str, ...]) -> list:
     return _CLIP_CACHE[key]
 
 
-def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int) -> list[PoseSequence]:
+def synthesis_device(data_config: DataConfig, device: str | None) -> str | None:
+    """Where training views are filmed: a torch device name, or None for numpy on the host."""
+    if data_config.synthesis == "host" or device is None or data_config.cameras != "random":
+        return None
+    if data_config.synthesis == "device" or str(device).startswith("cuda"):
+        return str(device)
+    return None
+
+
+def _mocap_sequences(
+    data_config: DataConfig, split: str, epoch: int, seed: int, device: str | None = None
+) -> list[PoseSequence]:
     """Clips split by style, then synthesised; training data is drawn anew each epoch when `resynthesize`."""
     from poselift.data.mocap import split_by_style
     from poselift.data.synthesis import NO_AUGMENTATION, MotionAugmentation, synthesize
@@ -167,6 +182,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         augmentation = NO_AUGMENTATION
     if not chosen:
         return []
+    place = synthesis_device(data_config, device) if split == "train" else None
     return synthesize(
         chosen,
         cameras=data_config.cameras,
@@ -176,6 +192,7 @@ def _mocap_sequences(data_config: DataConfig, split: str, epoch: int, seed: int)
         augmentation=augmentation,
         seed=synthesis_seed,
         max_seconds=data_config.max_seconds or None,
+        device=place,
     )
 
 

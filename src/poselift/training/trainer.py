@@ -37,12 +37,12 @@ from poselift.training.optim import (
     set_learning_rate,
 )
 from poselift.training.report import plot_curves, write_metrics
-from poselift.training.windows import WindowSampler, action_balance_weights
+from poselift.training.windows import DeviceWindowSampler, WindowSampler, action_balance_weights
 
 CHECKPOINT_NAME = "last.pt"
 RESUME_IGNORED_KEYS = frozenset({
     "output_dir", "num_threads", "max_steps", "checkpoint_every_steps", "checkpoint_every_epochs", "plot",
-    "device", "description",
+    "device", "description", "device_data",
 })
 """Config keys that may change when a run is resumed (they do not change what is computed).
 `epochs` may change too (to extend a run): the schedules then follow the new length from where the run is."""
@@ -95,18 +95,24 @@ class TrainResult:
 class TrainingModule(nn.Module):
     """The pose network and, optionally, the trajectory network, trained together as one module."""
 
-    def __init__(self, pose: nn.Module, trajectory: nn.Module | None = None, fast: bool = False):
+    def __init__(self, pose: nn.Module, trajectory: nn.Module | None = None, fast: bool = False, targets: int = 1):
         super().__init__()
         self.pose = pose
         self.trajectory = trajectory
+        self.targets = targets
         # The training forms wrap the same modules; kept out of the registered children so the state dict
         # (checkpoints, weights) stays the plain models'.
-        self.__dict__["_fast_forms"] = (_fast_form(pose), _fast_form(trajectory)) if fast else None
+        if targets > 1:
+            forms = (_targets_form(pose, fast), _targets_form(trajectory, fast))
+        else:
+            forms = (_fast_form(pose), _fast_form(trajectory)) if fast else None
+        self.__dict__["_fast_forms"] = forms
 
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, rf, J, 2) -> (B, 1, J, 3) root-relative pose, and (B, 1, 1, 3) root position or None."""
+        """(B, rf + K - 1, J, 2) -> (B, K, J, 3) root-relative pose, and (B, K, 1, 3) root position or None
+        (K = targets; 1 unless several targets per window are trained)."""
         pose, trajectory = self.pose, self.trajectory
-        if self.training and self._fast_forms is not None:
+        if self._fast_forms is not None and (self.training or self.targets > 1):
             pose, trajectory = self._fast_forms
         traj = trajectory(windows) if trajectory is not None else None
         return pose(windows), traj
@@ -119,6 +125,15 @@ def _fast_form(model: nn.Module | None) -> nn.Module | None:
     from poselift.models.fused import training_form
 
     return training_form(model)
+
+
+def _targets_form(model: nn.Module | None, fast: bool) -> nn.Module | None:
+    """The model's form with several target frames per input (poselift.models.shared_targets), or None."""
+    if model is None:
+        return None
+    from poselift.models.shared_targets import shared_targets_form
+
+    return shared_targets_form(model, fast)
 
 
 def create_models(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
@@ -177,28 +192,29 @@ def compute_loss(
     targets: torch.Tensor,
     trajectory: torch.Tensor | None = None,
     root: torch.Tensor | None = None,
+    log_terms: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted sum of the enabled loss terms, and each term's value (metres) for logging."""
+    """The weighted sum of the enabled loss terms, and each term's value (metres) for logging (empty without
+    `log_terms`: reading a value back waits for the device). Computed in float32 whatever the inputs' dtype."""
     weights = config.loss
+    pose, targets = pose.float(), targets.float()
     total = pose.new_zeros(())
-    terms: dict[str, float] = {}
+    values: dict[str, torch.Tensor] = {}
     if weights.mpjpe:
-        value = losses.mpjpe(pose, targets)
+        values["mpjpe"] = value = losses.mpjpe(pose, targets)
         total = total + weights.mpjpe * value
-        terms["mpjpe"] = float(value.detach())
     if weights.velocity:
         value = losses.velocity_loss(pose, targets)
         if value is not None:
+            values["velocity"] = value
             total = total + weights.velocity * value
-            terms["velocity"] = float(value.detach())
     if weights.bone_length:
-        value = losses.bone_length_loss(pose, targets)
+        values["bone_length"] = value = losses.bone_length_loss(pose, targets)
         total = total + weights.bone_length * value
-        terms["bone_length"] = float(value.detach())
     if trajectory is not None and root is not None and weights.trajectory:
-        value = losses.trajectory_loss(trajectory, root)
+        values["trajectory"] = value = losses.trajectory_loss(trajectory.float(), root.float())
         total = total + weights.trajectory * value
-        terms["trajectory"] = float(value.detach())
+    terms = {name: float(value.detach()) for name, value in values.items()} if log_terms else {}
     return total, terms
 
 
@@ -301,7 +317,7 @@ class _Run:
         random.seed(config.seed)
         # Data before anything is written: a bad data file stops the run with the run directory untouched.
         self.val_sequences = build_sequences(config.data, "val", 0, config.seed)
-        self.train_sequences = build_sequences(config.data, "train", self.state.epoch, config.seed)
+        self.train_sequences = build_sequences(config.data, "train", self.state.epoch, config.seed, str(info.device))
         self.train_sequences_epoch = self.state.epoch
         try:
             pose, trajectory = create_models(config)
@@ -312,7 +328,8 @@ class _Run:
         self.pose, self.trajectory = pose, trajectory
         self.receptive_field = int(pose.receptive_field)
         self.causal = bool(pose.causal)
-        module = TrainingModule(pose, trajectory, fast=config.fast_training).to(info.device)
+        module = TrainingModule(pose, trajectory, fast=config.fast_training,
+                                targets=config.targets_per_window).to(info.device)
         if info.distributed and info.device.type == "cuda":
             module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
         self.module = module
@@ -338,16 +355,28 @@ class _Run:
         self.train_weights: np.ndarray | None = None
         """Per-window sampling weights of the training sampler (config.action_balance), or None: uniform."""
         self.batch_size = max(1, config.batch_size // info.world_size)
-        if config.loss.velocity:
+        if config.loss.velocity and config.targets_per_window == 1:
             self.log("poselift train: loss.velocity is set but each window has one target frame; "
                      "the velocity term is skipped")
+        data_on_device = config.device_data == "on" or (config.device_data == "auto" and info.device.type == "cuda")
+        self.device_sampler: DeviceWindowSampler | None = None
+        self.data_on_device = data_on_device
+        # A loss read back every step would wait for the device: summed there, read at checkpoints and epoch ends.
+        self.pending_loss: torch.Tensor | None = None
         if info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.run_dir / "config.json", config.to_json())
 
     # --- outputs -----------------------------------------------------------------------------
 
+    def _flush_loss(self) -> None:
+        """Add the loss summed on the device since the last read to the state's float sum."""
+        if self.pending_loss is not None:
+            self.state.loss_sum += float(self.pending_loss)
+            self.pending_loss = None
+
     def _save_checkpoint(self) -> None:
+        self._flush_loss()
         rng = distributed.all_gather_objects(self.info, capture_rng_state())
         if not self.info.is_main:
             return
@@ -389,6 +418,7 @@ class _Run:
 
     def _end_epoch(self, epoch: int, lr: float, seconds: float, windows_this_session: int) -> None:
         state, info, config = self.state, self.info, self.config
+        self._flush_loss()
         loss_sum, loss_count = distributed.all_reduce_sum(info, [state.loss_sum, state.loss_count])
         row: dict[str, Any] = {
             "epoch": epoch + 1,
@@ -436,11 +466,14 @@ class _Run:
     def _prepare_epoch(self, epoch: int) -> None:
         config = self.config
         if epoch != self.train_sequences_epoch and epoch_dependent(config.data):
-            self.train_sequences = build_sequences(config.data, "train", epoch, config.seed)
+            self.train_sequences = build_sequences(config.data, "train", epoch, config.seed, str(self.info.device))
             self.train_sequences_epoch = epoch
             self.train_sampler = None
         if self.train_sampler is None:
             self.train_sampler = WindowSampler(self.train_sequences, self.receptive_field, self.causal)
+            self.device_sampler = (
+                DeviceWindowSampler(self.train_sampler, self.info.device) if self.data_on_device else None
+            )
             self.train_weights = (
                 action_balance_weights(self.train_sequences, config.action_balance) if config.action_balance else None
             )
@@ -465,15 +498,25 @@ class _Run:
             epoch = state.epoch
             self._prepare_epoch(epoch)
             sampler = self.train_sampler
+            count = config.targets_per_window
+            max_windows = -(-config.max_windows_per_epoch // count)
             indices = sampler.indices_for_epoch(
-                epoch, config.seed, stride=config.window_stride, max_windows=config.max_windows_per_epoch,
-                rank=info.rank, world_size=info.world_size, weights=self.train_weights,
+                epoch, config.seed, stride=config.window_stride, max_windows=max_windows,
+                rank=info.rank, world_size=info.world_size, weights=self.train_weights, run_length=count,
             )
             if config.flip_augment:
                 flips = sampler.flip_mask(epoch, config.seed, len(indices), info.rank)
             else:
                 flips = np.zeros(len(indices), dtype=bool)
-            num_batches = _num_batches(len(indices), self.batch_size)
+            runs_per_batch = max(1, self.batch_size // count)
+            num_batches = _num_batches(len(indices), runs_per_batch)
+            device = info.device
+            on_device = self.device_sampler is not None
+            if on_device:
+                indices_d = torch.from_numpy(indices).to(device)
+                flips_d = torch.from_numpy(flips).to(device)
+            autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+            lazy_loss = on_device and device.type != "cpu" and not self.callbacks and quiet
             set_bn_momentum(self.module, bn_momentum(config.optim, epoch, config.epochs))
             self.module.train()
             started = time.perf_counter()
@@ -483,28 +526,35 @@ class _Run:
                 for b in range(state.batch, num_batches):
                     lr = learning_rate(config.optim, epoch + b / num_batches, config.epochs)
                     set_learning_rate(self.optimizer, lr)
-                    part = slice(b * self.batch_size, (b + 1) * self.batch_size)
-                    batch = sampler.gather(indices[part], flips[part])
-                    device = info.device
-                    pose, trajectory = self.model(torch.from_numpy(batch.windows).to(device))
-                    loss, _ = compute_loss(
-                        config, pose, torch.from_numpy(batch.targets).to(device), trajectory,
-                        torch.from_numpy(batch.root).to(device),
-                    )
+                    part = slice(b * runs_per_batch, (b + 1) * runs_per_batch)
+                    if on_device:
+                        windows, targets, root = self.device_sampler.gather(indices_d[part], flips_d[part], count)
+                    else:
+                        batch = sampler.gather(indices[part], flips[part], count)
+                        windows, targets, root = (torch.from_numpy(a).to(device)
+                                                  for a in (batch.windows, batch.targets, batch.root))
+                    with autocast:
+                        pose, trajectory = self.model(windows)
+                    loss, _ = compute_loss(config, pose, targets, trajectory, root, log_terms=False)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if config.optim.grad_clip:
                         nn.utils.clip_grad_norm_(self.module.parameters(), config.optim.grad_clip)
                     self.optimizer.step()
-                    n = len(batch.windows)
-                    loss_value = float(loss.detach())
+                    n = windows.shape[0] * count
                     state.step += 1
                     state.batch = b + 1
-                    state.loss_sum += loss_value * n
                     state.loss_count += n
                     windows_done += n
                     bar.update(1)
-                    bar.set_postfix(loss_mm=f"{loss_value * 1000:.1f}", lr=f"{lr:.1e}", refresh=False)
+                    if lazy_loss:
+                        loss_value = math.nan  # read back at checkpoints and epoch ends only
+                        done = loss.detach().double() * n
+                        self.pending_loss = done if self.pending_loss is None else self.pending_loss + done
+                    else:
+                        loss_value = float(loss.detach())
+                        state.loss_sum += loss_value * n
+                        bar.set_postfix(loss_mm=f"{loss_value * 1000:.1f}", lr=f"{lr:.1e}", refresh=False)
                     for callback in self.callbacks:
                         callback(StepInfo(state.step, epoch, b, num_batches, loss_value, lr))
                     every = config.checkpoint_every_steps

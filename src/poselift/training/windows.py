@@ -13,20 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from poselift.data.sequences import PoseSequence
 from poselift.skeleton import H36M17, Skeleton
 
+if TYPE_CHECKING:
+    import torch
+
 
 @dataclass
 class WindowBatch:
     """One batch of training windows.
 
-    windows: (B, receptive_field, J, 2) normalised screen coordinates, float32.
-    targets: (B, 1, J, 3) root-relative camera-frame metres (root joint zeroed), float32.
-    root: (B, 1, 1, 3) the root joint's camera-frame position, metres (the trajectory model's target).
+    windows: (B, receptive_field + K - 1, J, 2) normalised screen coordinates, float32 (K = 1 usually).
+    targets: (B, K, J, 3) root-relative camera-frame metres (root joint zeroed), float32.
+    root: (B, K, 1, 3) the root joint's camera-frame position, metres (the trajectory model's target).
     flipped: (B,) bool, which windows were mirrored.
     """
 
@@ -84,7 +88,7 @@ class WindowSampler:
         self.skeleton = skeleton
         self.root_joint = root_joint
         self.pad_left, self.pad_right = padding(self.receptive_field, self.causal)
-        padded, poses, starts, frames, seq_ids = [], [], [], [], []
+        padded, poses, starts, frames, seq_ids, lengths = [], [], [], [], [], []
         padded_offset = 0
         pose_offset = 0
         for i, seq in enumerate(sequences):
@@ -98,6 +102,7 @@ class WindowSampler:
             starts.append(padded_offset + np.arange(n, dtype=np.int64))
             frames.append(np.arange(n, dtype=np.int64))
             seq_ids.append(np.full(n, i, dtype=np.int64))
+            lengths.append(np.full(n, n, dtype=np.int64))
             padded_offset += n + self.pad_left + self.pad_right
             pose_offset += n
         self.keypoints_2d = np.concatenate(padded)
@@ -110,6 +115,8 @@ class WindowSampler:
         """(W,) each target's frame number within its sequence (used for the stride)."""
         self.sequence_index = np.concatenate(seq_ids)
         """(W,) each target's sequence."""
+        self.sequence_length = np.concatenate(lengths)
+        """(W,) the length (frames) of each target's sequence."""
         self.flip_permutation = skeleton.flip_permutation()
         self._offsets = np.arange(self.receptive_field, dtype=np.int64)
 
@@ -128,6 +135,7 @@ class WindowSampler:
         rank: int = 0,
         world_size: int = 1,
         weights: np.ndarray | None = None,
+        run_length: int = 1,
     ) -> np.ndarray:
         """The target indices (into the index, not frames) one rank visits in `epoch`, in order.
 
@@ -136,10 +144,12 @@ class WindowSampler:
         a generator seeded by (seed, epoch), the same on every rank; rank r takes every world_size-th window,
         trimmed so every rank has the same count (DistributedSampler's `drop_last`). With `weights` (one per
         window, e.g. action_balance_weights), the epoch draws as many targets as it would have, with
-        replacement, each in proportion to its weight.
+        replacement, each in proportion to its weight. run_length K > 1: the first targets of runs of K
+        (`gather(..., count=K)`): every stride*K-th frame, in sequences of at least K frames only.
         """
+        stride *= run_length
         phase = epoch % stride
-        chosen = np.flatnonzero(self.frame_in_sequence % stride == phase)
+        chosen = np.flatnonzero((self.frame_in_sequence % stride == phase) & (self.sequence_length >= run_length))
         rng = np.random.default_rng([seed, epoch])
         if weights is not None:
             count = min(chosen.shape[0], max_windows) if max_windows else chosen.shape[0]
@@ -156,26 +166,77 @@ class WindowSampler:
         """(count,) bool: which of a rank's windows to mirror in `epoch` (about half), seeded by (seed, epoch, rank)."""
         return np.random.default_rng([seed, epoch, 1, rank]).random(count) < 0.5
 
-    def gather(self, indices: np.ndarray, flip: np.ndarray | None = None) -> WindowBatch:
-        """Build the windows and targets for `indices` (B,) with one fancy-indexing op; mirror where `flip`."""
+    def run_starts(self, indices: np.ndarray, count: int) -> np.ndarray:
+        """The first target of a run of `count` that starts at each index, moved back where the run would pass
+        its sequence's end (the sequence must hold `count` frames)."""
         indices = np.asarray(indices, dtype=np.int64)
-        windows = self.keypoints_2d[self.starts[indices, None] + self._offsets]  # (B, rf, J, 2)
+        overshoot = self.frame_in_sequence[indices] - (self.sequence_length[indices] - count)
+        return indices - np.maximum(overshoot, 0)
+
+    def gather(self, indices: np.ndarray, flip: np.ndarray | None = None, count: int = 1) -> WindowBatch:
+        """Build the windows and targets for `indices` (B,) with one fancy-indexing op; mirror where `flip`.
+
+        count K > 1: each index starts a run of K targets (moved back to fit, `run_starts`) and its window is
+        the rf + K - 1 frames that cover them; targets and root then hold K frames.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        if count > 1:
+            indices = self.run_starts(indices, count)
+        offsets = self._offsets if count == 1 else np.arange(self.receptive_field + count - 1, dtype=np.int64)
+        windows = self.keypoints_2d[self.starts[indices, None] + offsets]  # (B, rf + K - 1, J, 2)
         # The index has one entry per frame, sequence after sequence, exactly like poses_3d's rows.
-        poses = self.poses_3d[indices]  # (B, J, 3)
-        root = poses[:, self.root_joint : self.root_joint + 1].copy()  # (B, 1, 3)
+        poses = self.poses_3d[indices[:, None] + np.arange(count)]  # (B, K, J, 3)
+        root = poses[:, :, self.root_joint : self.root_joint + 1].copy()  # (B, K, 1, 3)
         targets = poses - root
         flipped = np.zeros(indices.shape[0], dtype=bool) if flip is None else np.asarray(flip, dtype=bool)
         if flipped.any():
             perm = self.flip_permutation
             windows[flipped] = windows[flipped][:, :, perm] * np.array([-1.0, 1.0], dtype=np.float32)
-            targets[flipped] = targets[flipped][:, perm] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+            targets[flipped] = targets[flipped][:, :, perm] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
             root[flipped] = root[flipped] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
-        return WindowBatch(
-            windows=windows,
-            targets=targets[:, None],
-            root=root[:, None],
-            flipped=flipped,
-        )
+        return WindowBatch(windows=windows, targets=targets, root=root, flipped=flipped)
+
+
+class DeviceWindowSampler:
+    """A WindowSampler's arrays on a torch device, so batches are cut where the model runs: no per-step host
+    work or copies. `gather` gives the same values as WindowSampler.gather (indexing and sign changes only)."""
+
+    def __init__(self, sampler: WindowSampler, device: torch.device | str):
+        import torch
+
+        self.receptive_field = sampler.receptive_field
+        self.root_joint = sampler.root_joint
+        self.device = torch.device(device)
+        self.keypoints_2d = torch.from_numpy(sampler.keypoints_2d).to(self.device)
+        self.poses_3d = torch.from_numpy(sampler.poses_3d).to(self.device)
+        self.starts = torch.from_numpy(sampler.starts).to(self.device)
+        self.frame_in_sequence = torch.from_numpy(sampler.frame_in_sequence).to(self.device)
+        self.sequence_length = torch.from_numpy(sampler.sequence_length).to(self.device)
+        self.flip_permutation = torch.as_tensor(sampler.flip_permutation, device=self.device)
+        self._sign_2d = torch.tensor([-1.0, 1.0], device=self.device)
+        self._sign_3d = torch.tensor([-1.0, 1.0, 1.0], device=self.device)
+
+    def gather(
+        self, indices: torch.Tensor, flip: torch.Tensor | None = None, count: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """indices (B,) int64 and flip (B,) bool tensors on the device -> (windows (B, rf + K - 1, J, 2),
+        targets (B, K, J, 3), root (B, K, 1, 3)) tensors there; see WindowSampler.gather."""
+        import torch
+
+        if count > 1:
+            overshoot = self.frame_in_sequence[indices] - (self.sequence_length[indices] - count)
+            indices = indices - overshoot.clamp_min(0)
+        span = torch.arange(self.receptive_field + count - 1, device=self.device)
+        windows = self.keypoints_2d[self.starts[indices, None] + span]
+        poses = self.poses_3d[indices[:, None] + torch.arange(count, device=self.device)]
+        root = poses[:, :, self.root_joint : self.root_joint + 1]
+        targets = poses - root
+        if flip is not None:
+            perm = self.flip_permutation
+            windows = torch.where(flip[:, None, None, None], windows[:, :, perm] * self._sign_2d, windows)
+            targets = torch.where(flip[:, None, None, None], targets[:, :, perm] * self._sign_3d, targets)
+            root = torch.where(flip[:, None, None, None], root * self._sign_3d, root)
+        return windows, targets, root
 
 
 class LoopWindowSampler:
