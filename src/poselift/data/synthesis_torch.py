@@ -94,7 +94,7 @@ def add_detector_noise(pixels: torch.Tensor, level, fps: float, view: torch.Tens
     """Clean projected keypoints (N, 17, 2) pixels of concatenated views -> (noisy pixels, confidence (N, 17)).
 
     view (N,) each frame's view number, start/end (N,) its view's first and past-the-end frame."""
-    from poselift.data.synthesis import _SWAP_GROUPS, _SWAP_PERMUTATIONS, JOINT_NOISE_SCALE, NOISE_LEVELS
+    from poselift.data.noise_model import _SWAP_GROUPS, _SWAP_PERMUTATIONS, JOINT_NOISE_SCALE, NOISE_LEVELS
 
     device, (count, joints) = pixels.device, pixels.shape[:2]
     confidence = torch.ones((count, joints), dtype=pixels.dtype, device=device)
