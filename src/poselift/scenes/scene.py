@@ -107,7 +107,8 @@ def place_motion(motion: np.ndarray, yaw: float, target: np.ndarray) -> np.ndarr
 def random_camera(rng: np.random.Generator, centre: np.ndarray, portrait: bool = False, framing: str = "full",
                   long_side: int = 640, body_height: float = 1.75) -> Camera:
     """A phone/webcam placement looking at `centre` (on the floor), 50-90 degrees across the long side, 16:9
-    or 9:16: for "full" framing 0.8-2 m high and 2-8 m away, far enough to see a whole standing person; for
+    or 9:16: for "full" framing 0.8-2 m high and 2-8 m away, where a standing person fills 35-80 % of the
+    picture's height (as a user frames someone); for
     "upper" a webcam 1-1.5 m high and 1-3 m away that frames people from the hips up."""
     short_side = int(round(long_side * 9 / 16)) // 2 * 2
     width, height = (short_side, long_side) if portrait else (long_side, short_side)
@@ -121,8 +122,9 @@ def random_camera(rng: np.random.Generator, centre: np.ndarray, portrait: bool =
         aim = 1.25
         distance = float(np.clip(0.5 / np.tan(vertical_half) * rng.uniform(0.9, 1.2), 1.0, 3.0))
     else:
-        need = (body_height / 2 + 0.35) / np.tan(vertical_half) + 0.8
-        distance = rng.uniform(max(2.0, min(need, 7.0)), 8.0)
+        # As a user frames someone: a standing person fills 35-80 % of the picture's height, at 2-8 m.
+        fill = rng.uniform(0.35, 0.8)
+        distance = float(np.clip(body_height * focal / (fill * height), 2.0, 8.0))
         aim = 0.9
     heading = rng.uniform(-np.pi, np.pi)
     position = np.asarray(centre) + distance * np.array([np.sin(heading), 0.0, np.cos(heading)])
