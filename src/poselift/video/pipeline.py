@@ -23,8 +23,8 @@ from poselift.skeleton import H36M17
 from poselift.video.gaps import CleanTrack, clean_track
 from poselift.video.keypoint_files import Detection, KeypointFile, read_keypoints
 from poselift.video.layouts import to_h36m
-from poselift.video.resample import is_uniform, resample, uniform_times
 from poselift.video.plausibility import MIN_PERSON_SECONDS, check_person
+from poselift.video.resample import is_uniform, resample, uniform_times
 from poselift.video.tracking import Track, track_people
 from poselift.video.trajectory import (
     GroundFrame,

@@ -3,8 +3,8 @@
 Everything is drawn with Pillow's ImageDraw on numpy frames (no plotting library): the 3D view is a
 perspective camera orbiting the people's mean world position at a fixed angle from the real camera's side,
 over a floor grid with the paths walked so far. Each person has their own colours (left / right / centre
-shades) and an id label; a person is drawn only in the frames where they are valid. Encoding is H.264 (libx264) through PyAV, or MPEG-4 Part 2
-with a warning when PyAV's FFmpeg lacks libx264.
+shades) and an id label; a person is drawn only in the frames where they are valid. Encoding is H.264
+(libx264) through PyAV, or MPEG-4 Part 2 with a warning when PyAV's FFmpeg lacks libx264.
 """
 
 from __future__ import annotations
