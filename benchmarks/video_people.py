@@ -149,7 +149,7 @@ def main() -> None:
             asl["switches"] += round(row["id_switches_per_1000"] * row["true_person_frames"] / 1000)
             asl["tracks"].append(row["tracks_per_true_person"])
         rows.append({
-            "input": "asl-gestures (21 clips)", "true_person_frames": asl["true_person_frames"],
+            "input": "asl-gestures (20 clips)", "true_person_frames": asl["true_person_frames"],
             "recall": round(asl["found"] / asl["true_person_frames"], 4),
             "lifted_person_frames": asl["lifted"], "false_poses": round(asl["false"] / max(asl["lifted"], 1), 4),
             "id_switches_per_1000": round(1000 * asl["switches"] / asl["true_person_frames"], 2),
