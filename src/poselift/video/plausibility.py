@@ -3,7 +3,8 @@
 A 2D detector sometimes sees a person in a table leg or a coat for a few frames, sometimes with high scores.
 A track counts as a person when, over the frames it was seen (H36M 17-joint keypoints):
 - it lasts at least `min_seconds` (MIN_PERSON_SECONDS, the documented "long enough to be a person");
-- its joints are confident: the median over frames of the mean joint confidence >= `min_confidence`;
+- its joints are confident: the median over frames of the mean confidence of its 8 most confident joints
+  >= `min_confidence` (legs out of the picture do not count against a person);
 - its bones keep their length: the median over bones of each bone's relative spread over time (median
   absolute deviation / median length; foreshortening moves a real limb's 2D length a little, a phantom's
   skeleton jumps) <= `max_bone_spread`;
@@ -53,7 +54,8 @@ def check_person(
     if len(frames) == 0:
         return PersonCheck(False, 0.0, 0.0, np.inf, np.inf, ["never seen"])
     seconds = (frames[-1] - frames[0]) / fps
-    mean_confidence = float(np.median(confidence[frames].mean(axis=1)))
+    best = np.sort(confidence[frames], axis=1)[:, -8:]
+    mean_confidence = float(np.median(best.mean(axis=1)))
     seen = confidence[frames] >= threshold
     points = keypoints[frames]
 
