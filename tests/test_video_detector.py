@@ -50,7 +50,7 @@ def test_legs_out_of_frame_are_flagged_and_the_upper_body_lifted(shared_dir, tmp
     assert (person.confidence[person.valid][:, knees_ankles] == 0).mean() > 0.8
     upper = [8, 9, 10, 11, 14]
     assert person.confidence[person.valid][:, upper].mean() > 0.7
-    assert np.isfinite(result.person.poses_world).all() and (out / "poses_3d.npz").exists()
+    assert np.isfinite(person.poses_world[person.valid]).all() and (out / "poses_3d.npz").exists()
     assert result.speeds["detect"] > 0 and result.speeds["decode"] > 0
 
 
@@ -61,3 +61,22 @@ def test_several_people_walking_gif_runs(shared_dir, tmp_path):
     result = process_video(clip, tmp_path / "gif", lifter=StandingLifter(), progress=False, render=True)
     assert result.num_frames == 35 and result.person.valid.any()
     assert (tmp_path / "gif" / "render.mp4").exists()
+
+
+def test_the_multi_person_detector_finds_both_walkers_and_one_signer(shared_dir, tmp_path):
+    from poselift.video.decode import iter_frames
+    from poselift.video.multi_detector import MultiPoseDetector
+
+    gif = shared_dir / "data/video/face-demographics-walking.gif"
+    with MultiPoseDetector() as detector:
+        walkers = [detector.detect(f.image) for f in iter_frames(gif)]
+        signer = [detector.detect(f.image) for f in iter_frames(shared_dir / "data/video/asl-gestures/book.mkv")
+                  if f.index < 20]
+    assert sum(len(found) == 2 for found in walkers) >= 30 and max(len(found) for found in walkers) <= 2
+    assert all(len(found) == 1 for found in signer)
+    det = walkers[20][0]
+    assert det.keypoints.shape == (33, 2) and det.world.shape == (33, 3) and 0 < det.score <= 1
+    from poselift.video.pipeline import process_video
+
+    result = process_video(gif, tmp_path / "gif", lifter=StandingLifter(), progress=False, render=False, viewer=False)
+    assert len(result.people) == 2 and all(q.valid.mean() > 0.9 for q in result.people)

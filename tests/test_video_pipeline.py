@@ -133,7 +133,7 @@ def test_choose_a_person_or_lift_everybody(tmp_path, clip, inputs):
                            person=other, lifter=lifter, render=False, viewer=False, progress=False)
     assert chosen.person.id == other and len(chosen.people) == 1
     # The smaller person is further away for the same 3D size.
-    assert chosen.person.trajectory[:, 2].mean() > result.person.trajectory[:, 2].mean() * 1.4
+    assert np.nanmean(chosen.person.trajectory[:, 2]) > np.nanmean(result.person.trajectory[:, 2]) * 1.4
     with pytest.raises(InputError, match="ids found"):
         process_video(inputs / "walk.mp4", tmp_path / "bad", keypoints=coco_like, layout="h36m17", person=99,
                       lifter=lifter, progress=False)
@@ -176,3 +176,77 @@ def test_video_bvh_output_reproduces_the_world_poses(tmp_path, clip, inputs):
     pelvis = positions[:, motion.index("pelvis")]
     # The rig fixes bone lengths, so compare the root path (which the BVH root carries exactly).
     np.testing.assert_allclose(pelvis, world[:, 0], atol=0.01)
+
+
+def _coco_entries(points_by_frame: dict[int, list[np.ndarray]]) -> list[dict]:
+    entries = []
+    for t, people in points_by_frame.items():
+        for points in people:
+            flat = np.concatenate([points, np.ones((17, 1))], axis=1).ravel().tolist()
+            entries.append({"image_id": t, "category_id": 1, "keypoints": flat})
+    return entries
+
+
+def test_every_person_is_lifted_over_their_own_span_and_a_phantom_is_not(tmp_path, clip, inputs):
+    """A walks in frames 0-39, B in 25-59 (to the right, smaller), and a 'person' seen in 4 frames only."""
+    from poselift.data.bvh import read_bvh
+
+    frames: dict[int, list[np.ndarray]] = {t: [] for t in range(60)}
+    for t in range(40):
+        frames[t].append(clip.keypoints_2d[t])
+    for t in range(25, 60):
+        centre = clip.keypoints_2d[t, 0]
+        frames[t].append((clip.keypoints_2d[t] - centre) * 0.6 + centre + [100, 0])
+    for t in range(10, 14):
+        frames[t].append(clip.keypoints_2d[0] * 0.3 + [250, 100])
+    (tmp_path / "people.json").write_text(json.dumps(_coco_entries(frames)))
+    lifter = OracleLifter(clip)
+    out = tmp_path / "out"
+    result = process_video(inputs / "walk.mp4", out, keypoints=tmp_path / "people.json", layout="h36m17",
+                           focal=clip.focal, lifter=lifter, progress=False, bvh="h36m")
+    assert len(result.track_ids) == 3 and len(result.people) == 2  # the 4-frame track is not lifted
+    assert sorted(shape[0] for shape in lifter.calls) == [35, 40]  # each person over their own span only
+    assert any("not lifted" in note for note in result.notes)
+    with np.load(out / "poses_3d.npz") as data:
+        valid, world = data["people_valid"], data["people_poses_world"]
+        assert valid.shape == (2, 60) and world.shape == (2, 60, 17, 3)
+        spans = sorted((int(np.nonzero(v)[0][0]), int(np.nonzero(v)[0][-1])) for v in valid)
+        assert spans == [(0, 39), (25, 59)]
+        assert np.isnan(world[~valid]).all() and np.isfinite(world[valid]).all()  # nothing where not valid
+        assert np.isnan(data["poses_world"][~data["valid"]]).all()
+    document = json.loads((out / "poses_3d.json").read_text())
+    listed = {p["id"]: p for p in document["people"]}
+    assert set(listed) == {q.id for q in result.people}
+    for q in result.people:
+        entry = listed[q.id]
+        assert len(entry["frames"]) == entry["valid_frames"] == int(q.valid.sum())
+        motion = read_bvh(out / entry["bvh"])
+        assert motion.num_frames == entry["last_frame"] - entry["first_frame"] + 1
+    assert (out / "animation.bvh").exists()
+    page = (out / "viewer.html").read_text()
+    assert str(tmp_path) not in page and '"source":"walk.mp4"' in page  # a file name, no local path
+    rendered = [f.image for f in __import__("poselift.video.decode", fromlist=["iter_frames"]).iter_frames(
+        out / "render.mp4")]
+    from poselift.video.render import PALETTES
+
+    second = np.abs(rendered[50].astype(int) - PALETTES[1][0]).sum(-1) < 60
+    first_only = np.abs(rendered[5].astype(int) - PALETTES[1][0]).sum(-1) < 60
+    assert second.sum() > 20 and first_only.sum() < 5  # the second colour appears only with the second person
+
+
+def test_check_person_rejects_short_jittery_and_jumping_tracks(clip):
+    from poselift.video.plausibility import check_person
+
+    count = len(clip.times)
+    ones, present = np.ones((count, 17)), np.ones(count, bool)
+    walker = check_person(clip.keypoints_2d, ones, present, clip.fps)
+    assert walker.is_person and walker.reasons == [] and walker.speed < 1.5
+    short = present & (np.arange(count) < 10)
+    assert not check_person(clip.keypoints_2d, ones, short, clip.fps).is_person
+    unsure = check_person(clip.keypoints_2d, ones * 0.35, present, clip.fps)
+    assert not unsure.is_person and "confidence" in unsure.reasons[0]
+    rng = np.random.default_rng(1)
+    jitter = clip.keypoints_2d + rng.normal(0, 25, clip.keypoints_2d.shape)  # a skeleton that keeps changing
+    assert any("bone" in r for r in check_person(jitter, ones, present, clip.fps).reasons)
+    jumping = clip.keypoints_2d + np.where(np.arange(count) % 2, 300.0, 0.0)[:, None, None]
+    assert any("moves" in r for r in check_person(jumping, ones, present, clip.fps).reasons)

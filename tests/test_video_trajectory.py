@@ -12,6 +12,8 @@ from poselift.video.trajectory import (
     ANKLE_HEIGHT,
     default_focal,
     fit_ground,
+    fit_ground_people,
+    ground_feet,
     project,
     smooth_trajectory,
     solve_root,
@@ -84,3 +86,47 @@ def test_half_body_falls_back_to_the_camera_up(clip):
     ground = fit_ground(clip.poses_camera, confidence, np.ones(len(clip.times), bool), clip.fps)
     assert ground.method == "camera up" and ground.contacts == 0
     np.testing.assert_allclose(ground.up, [0, -1, 0])
+
+
+def test_one_floor_from_several_people_ignores_unseen_legs(clip):
+    count = len(clip.times)
+    half = count // 2
+    first, second = np.full((count, 17, 3), np.nan), np.full((count, 17, 3), np.nan)
+    first[:half], second[half:] = clip.poses_camera[:half], clip.poses_camera[half:]
+    valid_a, valid_b = np.arange(count) < half, np.arange(count) >= half
+    conf_a, conf_b = np.ones((count, 17)) * valid_a[:, None], np.ones((count, 17)) * valid_b[:, None]
+    # The second person's legs leave the picture for a while: synthesised ankles far below must not matter.
+    cut = slice(half, half + 30)
+    second[cut, [2, 3, 5, 6], 1] += 0.5
+    conf_b[cut, [2, 3, 5, 6]] = 0
+    ground = fit_ground_people([(first, conf_a, valid_a), (second, conf_b, valid_b)], clip.fps)
+    world = ground.to_world(np.where(np.isnan(first), second, first))
+    heights = world[..., 1][np.r_[0:half, half + 30 : count]]
+    np.testing.assert_allclose(heights, clip.poses_world[..., 1][np.r_[0:half, half + 30 : count]], atol=0.015)
+
+
+def test_feet_stay_on_the_floor_when_the_legs_leave_the_picture(clip):
+    count = len(clip.times)
+    ground = fit_ground(clip.poses_camera, np.ones((count, 17)), np.ones(count, bool), clip.fps)
+    relative = clip.poses_camera - clip.poses_camera[:, :1]
+    trajectory = clip.poses_camera[:, 0].copy()
+    confidence = np.ones((count, 17))
+    # Frames 40-80: legs cut by the border; the solved root drifts up by up to 20 cm there (depth error).
+    cut = np.arange(40, 80)
+    confidence[40:80, [2, 3, 5, 6]] = 0
+    drift = 0.2 * np.sin(np.linspace(0, np.pi, len(cut)))
+    trajectory[cut] += drift[:, None] * ground.up
+    # Elsewhere the root sits 5 cm too low: the seen feet would be under the floor.
+    rest = np.setdiff1d(np.arange(count), cut)
+    trajectory[rest] -= 0.05 * ground.up
+    fixed = ground_feet(ground, relative, trajectory, confidence, np.ones(count, bool), clip.fps)
+    world = ground.to_world(relative + fixed[:, None])
+    pelvis_error = np.abs(world[:, 0, 1] - clip.poses_world[:, 0, 1])
+    assert pelvis_error[cut].max() < 0.03  # no rising while the legs are out of the picture
+    lowest = world[rest][:, [3, 6], 1].min(axis=1)
+    assert lowest.min() > ANKLE_HEIGHT - 0.03  # never more than 3 cm below the floor with the feet seen
+    assert np.abs(world[rest, 0, 1] - clip.poses_world[rest, 0, 1]).mean() < 0.02
+    invalid = np.ones(count, bool)
+    invalid[:10] = False
+    trajectory[:10] = np.nan
+    assert np.isnan(ground_feet(ground, relative, trajectory, confidence, invalid, clip.fps)[:10]).all()

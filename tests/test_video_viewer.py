@@ -128,3 +128,118 @@ def test_frames_pushed_at_run_time_are_shown(tmp_path, clip):
     dom = _chromium(tmp_path, page, "--dump-dom").stdout
     assert 'data-test="4:2"' in dom
     assert '<span id="counter">frame 3 / 4</span>' in dom
+
+
+class _DevTools:
+    """Headless Chromium driven over the DevTools protocol: real mouse events, not calls into the page."""
+
+    def __init__(self, tmp_path, page):
+        import time
+        import urllib.request
+
+        from websockets.sync.client import connect
+
+        profile = tmp_path / "cdp-profile"
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=800,600", page.as_uri()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.time() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert time.time() < deadline and self.process.poll() is None, "chromium did not start"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        while True:
+            targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+            pages = [t for t in targets if t.get("type") == "page"]
+            if pages:
+                break
+            assert time.time() < deadline
+            time.sleep(0.1)
+        self._connection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+        self.socket = self._connection.__enter__()  # the context manager form, closed in close()
+        self.next_id = 0
+
+    def call(self, method: str, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=30))
+            if message.get("id") == self.next_id:
+                return message.get("result", {})
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def mouse(self, kind: str, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1,
+                  buttons=0 if kind == "mouseReleased" else 1)
+
+    def close(self) -> None:
+        self._connection.__exit__(None, None, None)
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_dragging_and_clicking_the_scrub_slider_seeks(tmp_path, clip):
+    import time
+
+    page = tmp_path / "viewer.html"
+    write_viewer(page, _people(clip), clip.fps, clip.times, clip.camera_position)
+    browser = _DevTools(tmp_path, page)
+    try:
+        deadline = time.time() + 30
+        while browser.evaluate("document.body && document.body.getAttribute('data-poselift-ready')") != "1":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        rect = browser.evaluate("(function(){var r = document.getElementById('scrub').getBoundingClientRect();"
+                                "return [r.left, r.top, r.width, r.height];})()")
+        left, top, width, height = rect
+        y = top + height / 2
+        last = len(clip.times) - 1
+        # Press near the start, drag to three quarters, release.
+        browser.mouse("mousePressed", left + 0.1 * width, y)
+        for fraction in (0.3, 0.5, 0.75):
+            browser.mouse("mouseMoved", left + fraction * width, y)
+        browser.mouse("mouseReleased", left + 0.75 * width, y)
+        time.sleep(0.3)  # playback would move on from here if it had not been paused
+        dragged = browser.evaluate("[window.poselift.currentFrame, window.poselift.playing, "
+                                   "Number(document.getElementById('scrub').value)]")
+        assert dragged[1] is False
+        assert abs(dragged[0] - 0.75 * last) <= 0.06 * last and dragged[2] == dragged[0]
+        # A click elsewhere on the track seeks there too.
+        browser.mouse("mousePressed", left + 0.25 * width, y)
+        browser.mouse("mouseReleased", left + 0.25 * width, y)
+        clicked = browser.evaluate("window.poselift.currentFrame")
+        assert abs(clicked - 0.25 * last) <= 0.06 * last
+    finally:
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_every_person_has_a_colour_and_one_can_be_shown_alone(tmp_path, clip):
+    from PIL import Image
+
+    count = len(clip.times)
+    second_valid = np.arange(count) >= count // 2
+    people = _people(clip) + [ViewerPerson(7, clip.poses_world + [1.0, 0, 0], second_valid, np.ones((count, 17)))]
+    page = tmp_path / "viewer.html"
+    write_viewer(page, people, clip.fps, clip.times, clip.camera_position)
+    data = _embedded(page.read_text())
+    assert data["people"][1]["start"] == count // 2 and len(data["people"][1]["joints"]) == count - count // 2
+    green = np.array([40, 200, 90])  # the second person's left side
+    shots = {}
+    for name, script in (("both", f"p.pause(); p.seek({count - 1});"),
+                         ("first", f"p.pause(); p.seek({count - 1}); p.show(0);")):
+        html = page.read_text().replace("</body>", f"<script>var p = window.poselift; {script}</script></body>")
+        (tmp_path / f"{name}.html").write_text(html)
+        shot = tmp_path / f"{name}.png"
+        _chromium(tmp_path, tmp_path / f"{name}.html", f"--screenshot={shot}")
+        pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        shots[name] = (np.abs(pixels - green).sum(-1) < 40).sum()
+    assert shots["both"] > 50 and shots["first"] < 5

@@ -26,8 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="joint layout of the keypoints when the count is ambiguous (coco17, halpe26, body25, "
                              "openpose_coco18, mediapipe33, h36m17)")
     parser.add_argument("--person", type=int, default=None, metavar="ID",
-                        help="track id of the person to lift (otherwise the largest x longest track)")
-    parser.add_argument("--all-people", action="store_true", help="lift every tracked person, not only the main one")
+                        help="track id of the one person to lift (otherwise everyone who looks like a person)")
+    parser.add_argument("--all-people", action="store_true",
+                        help="lift every person (the default; kept for older scripts)")
+    parser.add_argument("--main-only", action="store_true",
+                        help="lift only the main person (the largest x longest track)")
+    parser.add_argument("--min-person-seconds", type=float, default=None, metavar="S",
+                        help="a track seen for less than this is not a person (default 1.0 s)")
+    parser.add_argument("--detector", choices=("multi", "single"), default="multi",
+                        help="built-in detector: every person per frame (multi) or BlazePose's one (single)")
     parser.add_argument("--focal", type=float, default=None, metavar="PX",
                         help="focal length in pixels (otherwise from a 60 degree horizontal field of view)")
     parser.add_argument("--model", default=None, metavar="NAME_OR_FILE",
@@ -43,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-render", action="store_true", help="skip render.mp4")
     parser.add_argument("--no-viewer", action="store_true", help="skip viewer.html")
     parser.add_argument("--bvh", nargs="?", const="humanoid", choices=("humanoid", "h36m"), default=None,
-                        help="also write animation.bvh (joint naming: humanoid rig or the 17 Human3.6M names)")
+                        help="also write person_<id>.bvh per person and animation.bvh (the main person) "
+                             "(joint naming: humanoid rig or the 17 Human3.6M names)")
     parser.add_argument("--height", type=float, default=None, metavar="METRES",
                         help="the person's height: scales the 3D skeleton (and its distance) to it; otherwise the "
                              "size the model learnt (docs/model-cards.md)")
@@ -54,15 +62,18 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from poselift.video.pipeline import process_video
+    from poselift.video.plausibility import MIN_PERSON_SECONDS
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         result = process_video(
             args.input, args.out_dir, keypoints=args.keypoints, format=args.format, layout=args.layout,
-            person=args.person, all_people=args.all_people, focal=args.focal, model=args.model,
+            person=args.person, all_people=not args.main_only, focal=args.focal, model=args.model,
             render=not args.no_render, viewer=not args.no_viewer, max_gap=args.max_gap,
             min_confidence=args.min_confidence, interpolation=args.interpolation, image_size=args.image_size,
             fps=args.fps, progress=not args.quiet, bvh=args.bvh, person_height=args.height,
+            detector=args.detector,
+            min_person_seconds=MIN_PERSON_SECONDS if args.min_person_seconds is None else args.min_person_seconds,
         )
     print(result.summary())
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +23,20 @@ from poselift.skeleton import H36M17
 from poselift.video.gaps import CleanTrack, clean_track
 from poselift.video.keypoint_files import Detection, KeypointFile, read_keypoints
 from poselift.video.layouts import to_h36m
+from poselift.video.plausibility import MIN_PERSON_SECONDS, check_person
 from poselift.video.resample import is_uniform, resample, uniform_times
-from poselift.video.tracking import Track, main_track, track_people
+from poselift.video.tracking import Track, track_people
 from poselift.video.trajectory import (
     GroundFrame,
     default_focal,
-    fit_ground,
+    fit_ground_people,
+    ground_feet,
     smooth_trajectory,
     solve_trajectory,
 )
 
 KEYPOINT_SUFFIXES = (".json", ".npz")
+DETECTORS = ("multi", "single")
 DEFAULT_MODEL_FPS = 30.0
 
 COORDINATE_FRAMES = {
@@ -133,47 +135,37 @@ def _is_keypoint_source(path: Path) -> bool:
 
 
 def make_lifter(model=None):
-    """A Lifter for `model` (name, file or None). Without shipped weights, the default falls back to an
-    untrained model with a warning, so the pipeline runs end to end (its 3D output is then meaningless)."""
+    """A Lifter for `model` (a name, a weights file, or None for the shipped default)."""
     from poselift.inference import Lifter
 
-    try:
-        return Lifter(model)
-    except InputError:
-        from poselift.models import registry
-
-        if model is not None or registry.pretrained_path(registry.DEFAULT_MODEL) is not None:
-            raise
-    import torch
-
-    from poselift.models.registry import create_model
-
-    warnings.warn("no trained weights are shipped yet: using an UNTRAINED atcn_243f model, "
-                  "the 3D poses are meaningless (pass --model FILE)", stacklevel=2)
-    torch.manual_seed(0)
-    return Lifter(create_model("atcn_243f"))
+    return Lifter(model)
 
 
-def _detect(video: Path, num_frames: int | None, progress: bool, speeds: dict[str, float]):
-    """Run the built-in detector over the video: (frames of detections, times, layout)."""
+def _detect(video: Path, num_frames: int | None, progress: bool, speeds: dict[str, float], detector: str = "multi"):
+    """Run the built-in detector over the video: (frames of detections, times, layout). `detector`: "multi"
+    (every person, video/multi_detector.py) or "single" (BlazePose's own tracking, one person)."""
     from poselift.video.decode import iter_frames
     from poselift.video.detector import INSTALL_HINT, PoseDetector, detector_available
+    from poselift.video.multi_detector import MultiPoseDetector
 
     if not detector_available():
         raise InputError(video, f"no 2D detector to find people in it: {INSTALL_HINT}")
+    if detector not in DETECTORS:
+        raise InputError(video, f"unknown detector {detector!r}; expected one of {', '.join(DETECTORS)}")
     frames: list[list[Detection]] = []
     times = []
     detect_seconds = 0.0
     start = time.perf_counter()
-    with PoseDetector() as detector, _progress(num_frames, "2D detection", progress) as bar:
+    model = MultiPoseDetector() if detector == "multi" else PoseDetector()
+    with model, _progress(num_frames, "2D detection", progress) as bar:
         for frame in iter_frames(video):
             t0 = time.perf_counter()
-            detection = detector.detect(frame.image)
+            found = model.detect(frame.image)
             detect_seconds += time.perf_counter() - t0
-            frames.append([detection] if detection is not None else [])
+            frames.append(found if isinstance(found, list) else [found] if found is not None else [])
             times.append(frame.time)
             bar.update(1)
-        layout = detector.layout
+        layout = model.layout
     total = time.perf_counter() - start
     count = len(frames)
     speeds["detect"] = count / max(detect_seconds, 1e-9)
@@ -247,7 +239,7 @@ def process_video(
     format: str = "auto",
     layout: str | None = None,
     person: int | None = None,
-    all_people: bool = False,
+    all_people: bool = True,
     focal: float | None = None,
     model=None,
     lifter=None,
@@ -262,12 +254,18 @@ def process_video(
     panel_height: int = 480,
     bvh: str | None = None,
     person_height: float | None = None,
+    detector: str = "multi",
+    min_person_seconds: float = MIN_PERSON_SECONDS,
 ) -> VideoResult:
     """Turn a video (or a 2D keypoint file) into 3D poses and write them to `out_dir`.
 
     `input` is a video, or a keypoint file/folder when there is no video; `keypoints` imports 2D
     keypoints for the video instead of running the detector. `lifter` (anything with `.lift` and `.fps`)
-    overrides `model`. `bvh` ("humanoid" or "h36m" naming) also writes `animation.bvh` for retargeting.
+    overrides `model`. Every track that looks like a person (video/plausibility.py: seen for at least
+    `min_person_seconds`, or 80 % of a shorter clip) is lifted over its own span, the most important first;
+    `person` lifts only that track id, `all_people=False` only the main person. `detector`: "multi" (every
+    person) or "single" (BlazePose's one). `bvh` ("humanoid" or "h36m" naming) also writes one BVH per person
+    (`person_<id>.bvh`, its valid span) and `animation.bvh` (the main person) for retargeting.
     `person_height` (metres): scale each lifted person to this nominal stature (poselift.body_size), which
     also places them at the matching distance; otherwise the size is the model's training data's.
     Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
@@ -330,50 +328,42 @@ def process_video(
 
         video_fps = estimate_fps(times, default=fps or DEFAULT_MODEL_FPS)
 
-    # 2. People: H36M layout, tracks, the person(s) to lift.
+    # 2. People: H36M layout, tracks, the people to lift.
     raw_detections = frames
     with _stage(seconds, "track"):
         frames = _convert(frames, source_layout)
-        tracks = track_people(frames)
+        tracks = track_people(frames, max_age=max(1, int(round(video_fps))), fps=video_fps)
         if not tracks:
             raise InputError(source, f"no person found in any of the {len(times)} frames")
-        chosen = _choose_tracks(tracks, person, all_people, source)
+        clip_seconds = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+        chosen = _choose_tracks(tracks, person, all_people, source, len(times), video_fps,
+                                min(min_person_seconds, 0.8 * clip_seconds), min_confidence, notes)
 
-    # 3. Gaps, lifting, trajectory, per person.
+    # 3. Gaps, lifting, trajectory, per person over their own span.
     if lifter is None:
         with _stage(seconds, "load model"):
             lifter = make_lifter(model)
     model_fps = float(getattr(lifter, "fps", None) or DEFAULT_MODEL_FPS)
     focal = float(focal) if focal else default_focal(size[0])
-    centre = np.array([size[0] / 2, size[1] / 2])
     results: list[PersonResult] = []
     for track in chosen:
-        keypoints_t, scores_t, present_t = track.dense(len(times))
         try:
-            clean = clean_track(keypoints_t, scores_t, present_t, size, max_gap=max_gap,
-                                threshold=min_confidence, method=interpolation)
+            results.append(_lift_person(track, times, size, focal, lifter, model_fps, video_fps, max_gap,
+                                        min_confidence, interpolation, person_height, seconds))
         except ValueError:
-            if track is chosen[0]:
+            if track is chosen[0] and person is not None:
                 raise InputError(source, f"person {track.id} is never seen with confidence >= "
                                          f"{min_confidence}") from None
             notes.append(f"person {track.id} skipped: never seen with confidence >= {min_confidence}")
-            continue
-        with _stage(seconds, "lift"):
-            poses = lift_track(lifter, clean, times, size, model_fps)
-            if person_height is not None:
-                poses = scale_to_height(poses, person_height)
-        with _stage(seconds, "trajectory"):
-            weights = np.maximum(clean.confidence, 0.05 * clean.valid[:, None])
-            raw = solve_trajectory(poses, clean.keypoints, weights, focal, centre)
-            raw[~clean.valid] = np.nan
-            trajectory = smooth_trajectory(raw, video_fps)
-        results.append(PersonResult(track.id, clean.keypoints, clean.confidence, clean.valid, clean.flagged,
-                                    clean.interpolated, poses, trajectory))
+    if not results:
+        raise InputError(source, f"nobody is seen with confidence >= {min_confidence}")
     main = results[0]
     with _stage(seconds, "trajectory"):
-        ground = fit_ground(main.poses_3d + main.trajectory[:, None], main.confidence, main.valid, video_fps)
-        for result in results:
-            result.poses_world = ground.to_world(result.poses_3d + result.trajectory[:, None])
+        ground = fit_ground_people([(q.poses_3d + q.trajectory[:, None], q.confidence, q.valid) for q in results],
+                                   video_fps)
+        for q in results:
+            q.trajectory = ground_feet(ground, q.poses_3d, q.trajectory, q.confidence, q.valid, video_fps)
+            q.poses_world = ground.to_world(q.poses_3d + q.trajectory[:, None])
 
     result = VideoResult(out_dir, {}, times, video_fps, model_fps, size, focal, main, results,
                          [t.id for t in tracks], ground, seconds, speeds, notes, raw_detections)
@@ -381,17 +371,79 @@ def process_video(
     return result
 
 
-def _choose_tracks(tracks: list[Track], person: int | None, all_people: bool, source: Path) -> list[Track]:
-    """The main track first (the chosen id, else the largest x longest), then the others if all_people."""
-    if person is None:
-        main = main_track(tracks)
-    else:
+def _lift_person(track: Track, times: np.ndarray, size: tuple[int, int], focal: float, lifter, model_fps: float,
+                 video_fps: float, max_gap: int, min_confidence: float, interpolation: str,
+                 person_height: float | None, seconds: dict[str, float]) -> PersonResult:
+    """Clean, lift and place one track over its own span (first to last seen frame); arrays over all T
+    frames, NaN (and valid False) outside the frames where the person is valid. Raises ValueError when the
+    track has no confident joint."""
+    count = len(times)
+    keypoints_t, scores_t, present_t = track.dense(count)
+    first, last = track.frames[0], min(track.frames[-1], count - 1)
+    span = slice(first, last + 1)
+    clean = clean_track(keypoints_t[span], scores_t[span], present_t[span], size, max_gap=max_gap,
+                        threshold=min_confidence, method=interpolation)
+    with _stage(seconds, "lift"):
+        if len(clean.valid) >= 2:
+            poses = lift_track(lifter, clean, times[span], size, model_fps)
+        else:  # one frame: lift it as a still clip of two
+            twice = CleanTrack(*(np.concatenate([a, a]) for a in (clean.keypoints, clean.confidence, clean.valid,
+                                                                   clean.flagged, clean.interpolated)))
+            poses = lift_track(lifter, twice, np.array([0.0, 1.0 / model_fps]), size, model_fps)[:1]
+        if person_height is not None:
+            poses = scale_to_height(poses, person_height)
+    with _stage(seconds, "trajectory"):
+        centre = np.array([size[0] / 2, size[1] / 2])
+        weights = np.where(clean.flagged, 0.0, np.maximum(clean.confidence, 0.05))  # synthesised joints: none
+        raw = solve_trajectory(poses, clean.keypoints, weights, focal, centre)
+        raw[~clean.valid] = np.nan
+        trajectory = smooth_trajectory(raw, video_fps)
+
+    def full(values: np.ndarray, fill) -> np.ndarray:
+        out = np.full((count, *values.shape[1:]), fill, dtype=values.dtype)
+        out[span] = values
+        return out
+
+    valid = full(clean.valid, False)
+    confidence = full(clean.confidence, 0.0)
+    confidence[~valid] = 0.0
+    flagged = full(clean.flagged, False) & valid[:, None]
+    interpolated = full(clean.interpolated, False) & valid[:, None]
+    keypoints = full(clean.keypoints, np.nan)
+    poses_3d = full(poses, np.nan)
+    trajectory = full(trajectory, np.nan)
+    for array in (keypoints, poses_3d, trajectory):
+        array[~valid] = np.nan
+    return PersonResult(track.id, keypoints, confidence, valid, flagged, interpolated, poses_3d, trajectory)
+
+
+def _choose_tracks(tracks: list[Track], person: int | None, all_people: bool, source: Path, num_frames: int,
+                   fps: float, min_seconds: float, min_confidence: float, notes: list[str]) -> list[Track]:
+    """The tracks to lift, the main one first: the chosen id alone, else every track that looks like a person
+    (video/plausibility.py), most important (size x duration) first; only the main one unless all_people."""
+    if person is not None:
         by_id = {t.id: t for t in tracks}
         if person not in by_id:
             raise InputError(source, f"no person with id {person}; ids found: {sorted(by_id)}")
-        main = by_id[person]
-    others = [t for t in sorted(tracks, key=lambda t: -t.importance) if t is not main] if all_people else []
-    return [main, *others]
+        return [by_id[person]]
+    people, rejected = [], []
+    for track in sorted(tracks, key=lambda t: -t.importance):
+        keypoints, scores, present = track.dense(num_frames)
+        check = check_person(keypoints, scores, present, fps, min_seconds=min_seconds, threshold=min_confidence)
+        (people if check.is_person else rejected).append((track, check))
+    if rejected:
+        notes.append(f"{len(rejected)} track(s) not lifted (not a person long enough): "
+                     + "; ".join(f"{t.id}: {', '.join(c.reasons)}" for t, c in rejected[:5])
+                     + (" ..." if len(rejected) > 5 else ""))
+    if not people:
+        raise InputError(source, f"no track looks like a person ({len(tracks)} track(s): "
+                                 f"{'; '.join(', '.join(c.reasons) for _, c in rejected[:3])})")
+    chosen = [t for t, _ in people]
+    return chosen if all_people else chosen[:1]
+
+
+def _stack(result: VideoResult, name: str) -> np.ndarray:
+    return np.stack([getattr(q, name) for q in result.people])
 
 
 def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, render: bool, viewer: bool,
@@ -407,19 +459,17 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
             valid=p.valid, flagged=p.flagged, world_from_camera=result.ground.matrix(),
             focal=np.float64(result.focal), image_size=np.array(result.image_size), person_id=np.int64(p.id),
             joint_names=np.array(H36M17.joint_names), parents=np.array(H36M17.parents),
+            people_ids=np.array([q.id for q in result.people], dtype=np.int64),
+            people_valid=_stack(result, "valid"), people_flagged=_stack(result, "flagged"),
+            people_poses_3d=_stack(result, "poses_3d").astype(np.float32),
+            people_trajectory=_stack(result, "trajectory").astype(np.float32),
+            people_poses_world=_stack(result, "poses_world").astype(np.float32),
+            people_confidence=_stack(result, "confidence").astype(np.float32),
         )
-        if len(result.people) > 1:
-            arrays.update(
-                people_ids=np.array([q.id for q in result.people]),
-                people_poses_3d=np.stack([q.poses_3d for q in result.people]).astype(np.float32),
-                people_trajectory=np.stack([q.trajectory for q in result.people]).astype(np.float32),
-                people_poses_world=np.stack([q.poses_world for q in result.people]).astype(np.float32),
-                people_confidence=np.stack([q.confidence for q in result.people]).astype(np.float32),
-                people_valid=np.stack([q.valid for q in result.people]),
-            )
         save_npz_atomic(out / "poses_3d.npz", **arrays)
         result.files["poses_3d.npz"] = out / "poses_3d.npz"
-        write_text_atomic(out / "poses_3d.json", json.dumps(_json_document(result), separators=(",", ":")))
+        write_text_atomic(out / "poses_3d.json", json.dumps(_json_document(result), separators=(",", ":"),
+                                                            allow_nan=False))
         result.files["poses_3d.json"] = out / "poses_3d.json"
         save_npz_atomic(
             out / "keypoints_2d.npz", keypoints_2d=p.keypoints_2d.astype(np.float32),
@@ -427,14 +477,14 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
             interpolated=p.interpolated, image_size=np.array(result.image_size), times=result.times,
             fps=np.float64(result.fps), layout=np.array("h36m17"), source_layout=np.array(source_layout),
             units=np.array("pixels"), person_id=np.int64(p.id),
+            people_ids=np.array([q.id for q in result.people], dtype=np.int64),
+            people_keypoints_2d=_stack(result, "keypoints_2d").astype(np.float32),
+            people_valid=_stack(result, "valid"),
         )
         result.files["keypoints_2d.npz"] = out / "keypoints_2d.npz"
     if bvh:
-        from poselift.export.bvh_writer import export_bvh
-
         with _stage(result.stage_seconds, "bvh"):
-            export_bvh(p.poses_world, out / "animation.bvh", fps=result.fps, naming=bvh, frame="world", floor="keep")
-        result.files["animation.bvh"] = out / "animation.bvh"
+            _write_bvh_files(result, bvh)
     camera = result.ground.camera_position()
     if viewer:
         from poselift.video.viewer import ViewerPerson, write_viewer
@@ -442,31 +492,88 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
         with _stage(result.stage_seconds, "viewer"):
             people = [ViewerPerson(q.id, q.poses_world, q.valid, q.confidence) for q in result.people]
             write_viewer(out / "viewer.html", people, result.fps, result.times, camera,
-                         {"source": str(video) if video else None, "person": p.id})
+                         {"source": video.name if video else None, "person": p.id})
         result.files["viewer.html"] = out / "viewer.html"
     if render:
         from poselift.atomic import atomic_path
         from poselift.background import read_ahead
         from poselift.video.decode import iter_frames
-        from poselift.video.render import panel_size, render_video
+        from poselift.video.render import RenderPerson, panel_size, render_people
 
         with _stage(result.stage_seconds, "render"), atomic_path(out / "render.mp4") as tmp, \
                 _progress(result.num_frames, "render", progress) as bar:
             size = panel_size(result.image_size, panel_height)
             frames = (f.image for f in read_ahead(iter_frames(video, size=size))) if video is not None else None
-            stats = render_video(tmp, frames, result.times, p.keypoints_2d, p.confidence, p.flagged, p.valid,
-                                 p.poses_world, result.image_size, camera, panel_height, bar)
+            people = [RenderPerson(q.id, q.keypoints_2d, q.confidence, q.flagged, q.valid, q.poses_world)
+                      for q in result.people]
+            stats = render_people(tmp, frames, result.times, people, result.image_size, camera, panel_height, bar)
         result.speeds["render"] = stats["fps"]
         if stats["codec"] != "libx264":
             result.notes.append(f"render.mp4 encoded with {stats['codec']} (no libx264)")
         result.files["render.mp4"] = out / "render.mp4"
 
 
+def valid_span(valid: np.ndarray) -> tuple[int, int]:
+    """(first, last) valid frame, inclusive; (0, -1) when none."""
+    frames = np.nonzero(valid)[0]
+    return (int(frames[0]), int(frames[-1])) if len(frames) else (0, -1)
+
+
+def span_poses(poses: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A person's poses (T, 17, 3) cut to their first..last valid frame, invalid frames inside linearly
+    interpolated between the valid ones around them (a BVH cannot skip frames)."""
+    first, last = valid_span(valid)
+    poses, valid = poses[first : last + 1], valid[first : last + 1]
+    frames = np.arange(len(poses))
+    flat = poses.reshape(len(poses), -1)
+    filled = np.column_stack([np.interp(frames, frames[valid], flat[valid, c]) for c in range(flat.shape[1])])
+    return filled.reshape(poses.shape)
+
+
+def _write_bvh_files(result: VideoResult, naming: str) -> None:
+    """person_<id>.bvh for every person (their valid span) and animation.bvh (the main person)."""
+    from poselift.export.bvh_writer import export_bvh
+
+    out = result.out_dir
+    for q in result.people:
+        poses = span_poses(q.poses_world, q.valid)
+        name = f"person_{q.id}.bvh"
+        export_bvh(poses, out / name, fps=result.fps, naming=naming, frame="world", floor="keep")
+        result.files[name] = out / name
+        if q is result.person:
+            export_bvh(poses, out / "animation.bvh", fps=result.fps, naming=naming, frame="world", floor="keep")
+            result.files["animation.bvh"] = out / "animation.bvh"
+
+
+def _rounded_or_none(values: np.ndarray, valid: bool, decimals: int):
+    return np.round(values, decimals).tolist() if valid else None
+
+
 def _json_document(result: VideoResult) -> dict:
     p = result.person
+    people = []
+    for q in result.people:
+        first, last = valid_span(q.valid)
+        people.append({
+            "id": q.id,
+            "first_frame": first,
+            "last_frame": last,
+            "valid_frames": int(q.valid.sum()),
+            "bvh": f"person_{q.id}.bvh",
+            "frames": [
+                {
+                    "index": t,
+                    "confidence": np.round(q.confidence[t], 3).tolist(),
+                    "trajectory": np.round(q.trajectory[t], 4).tolist(),
+                    "poses_3d": np.round(q.poses_3d[t], 4).tolist(),
+                    "poses_world": np.round(q.poses_world[t], 4).tolist(),
+                }
+                for t in np.nonzero(q.valid)[0].tolist()
+            ],
+        })
     return {
         "format": "poselift.poses_3d",
-        "version": 1,
+        "version": 2,
         "joint_names": list(H36M17.joint_names),
         "parents": list(H36M17.parents),
         "fps": result.fps,
@@ -476,17 +583,19 @@ def _json_document(result: VideoResult) -> dict:
         "floor_fit": result.ground.method,
         "focal_px": result.focal,
         "image_size": list(result.image_size),
+        "times": np.round(result.times, 4).tolist(),
         "person_id": p.id,
         "people_ids": [q.id for q in result.people],
+        "people": people,
         "frames": [
             {
                 "index": t,
                 "time": round(float(result.times[t]), 4),
                 "valid": bool(p.valid[t]),
                 "confidence": np.round(p.confidence[t], 3).tolist(),
-                "trajectory": np.round(p.trajectory[t], 4).tolist(),
-                "poses_3d": np.round(p.poses_3d[t], 4).tolist(),
-                "poses_world": np.round(p.poses_world[t], 4).tolist(),
+                "trajectory": _rounded_or_none(p.trajectory[t], p.valid[t], 4),
+                "poses_3d": _rounded_or_none(p.poses_3d[t], p.valid[t], 4),
+                "poses_world": _rounded_or_none(p.poses_world[t], p.valid[t], 4),
             }
             for t in range(result.num_frames)
         ],

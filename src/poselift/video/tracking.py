@@ -18,6 +18,12 @@ from poselift.video.keypoint_files import Detection
 
 MIN_SCORE = 0.2
 """Keypoints below this confidence are ignored for boxes and matching."""
+MAX_SIZE_RATIO = 1.6
+"""A match may not change a person's size (box diagonal) by more than this factor."""
+DUPLICATE_DISTANCE = 0.05
+"""Two detections in one frame whose keypoints lie this close (mean, in body sizes) are one person."""
+LINK_SECONDS = 2.0
+"""Longest gap (seconds) across which two fragments can be re-linked into one person."""
 
 
 @dataclass
@@ -112,14 +118,19 @@ def _cost(live: _Live, det: Detection, t: int, max_distance: float) -> float:
     distance = np.linalg.norm(predicted[both] - det.keypoints[both], axis=-1).mean() / max(live.size, 1.0)
     if distance > max_distance:
         return np.inf
+    ratio = _diagonal(_box(det)) / max(live.size, 1.0)
+    if not 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO:
+        return np.inf
     pred_det = Detection(predicted, live.scores)
     return float(distance + 0.5 * (1.0 - _iou(_box(pred_det), _box(det))))
 
 
 def track_people(
-    frames: list[list[Detection]], max_age: int = 30, max_distance: float = 0.5, use_given_ids: bool = True
+    frames: list[list[Detection]], max_age: int = 30, max_distance: float = 0.5, use_given_ids: bool = True,
+    fps: float = 30.0, link_seconds: float = LINK_SECONDS,
 ) -> list[Track]:
-    """Link per-frame detections into tracks with stable ids; returns tracks sorted by id."""
+    """Link per-frame detections into tracks with stable ids, then re-link fragments of one person across
+    gaps up to `link_seconds` (0: never); returns tracks sorted by id. `fps`: the frames' rate (frames/s)."""
     if use_given_ids and _all_have_ids(frames):
         tracks: dict[int, Track] = {}
         for t, detections in enumerate(frames):
@@ -135,6 +146,7 @@ def track_people(
     finished: list[Track] = []
     next_id = 0
     for t, detections in enumerate(frames):
+        detections = remove_duplicates(detections)
         still = []
         for tr in live:
             if t - tr.last_frame <= max_age:
@@ -163,7 +175,118 @@ def track_people(
             live.append(_Live(track, det.keypoints, det.scores, np.zeros_like(det.keypoints), t,
                               _diagonal(_box(det))))
     finished.extend(tr.track for tr in live)
+    if link_seconds > 0:
+        finished = link_fragments(finished, fps, link_seconds)
     return sorted(finished, key=lambda tr: tr.id)
+
+
+def remove_duplicates(detections: list[Detection]) -> list[Detection]:
+    """One detection per person: of two whose keypoints lie within DUPLICATE_DISTANCE body sizes, the less
+    confident goes (people crossing differ by more than that)."""
+    if len(detections) < 2:
+        return detections
+    order = sorted(range(len(detections)), key=lambda k: -_confidence(detections[k]))
+    kept: list[int] = []
+    for k in order:
+        if all(_keypoint_distance(detections[k], detections[j]) >= DUPLICATE_DISTANCE for j in kept):
+            kept.append(k)
+    return [detections[k] for k in sorted(kept)]
+
+
+def _keypoint_distance(a: Detection, b: Detection) -> float:
+    """Mean distance between the joints both see confidently, in units of the larger body size."""
+    both = (a.scores >= MIN_SCORE) & (b.scores >= MIN_SCORE)
+    if both.sum() < 2:
+        both = np.ones_like(both)
+    size = max(_diagonal(_box(a)), _diagonal(_box(b)), 1.0)
+    return float(np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1).mean() / size)
+
+
+def _confidence(det: Detection) -> float:
+    return float(det.score) if det.score is not None else float(np.mean(det.scores))
+
+
+def _centre(det: Detection) -> np.ndarray:
+    box = _box(det)
+    return (box[:2] + box[2:]) / 2
+
+
+def _shape(det: Detection) -> np.ndarray:
+    """The pose's 2D shape: keypoints (J, 2) centred on the box and divided by its diagonal."""
+    box = _box(det)
+    return (det.keypoints - (box[:2] + box[2:]) / 2) / max(_diagonal(box), 1.0)
+
+
+def _end_motion(track: Track, frames: int = 5) -> np.ndarray:
+    """Velocity (2,) pixels per frame of the box centre over the track's last few frames."""
+    if len(track.frames) < 2:
+        return np.zeros(2)
+    k = max(0, len(track.frames) - frames - 1)
+    span = track.frames[-1] - track.frames[k]
+    return (_centre(track.detections[-1]) - _centre(track.detections[k])) / max(span, 1)
+
+
+def _link_cost(before: Track, after: Track, fps: float, link_seconds: float) -> float:
+    """How well `after` continues `before` (lower is better); inf when it cannot be the same person."""
+    gap = after.frames[0] - before.frames[-1]
+    if gap <= 0 or gap > link_seconds * fps:
+        return np.inf
+    end, start = before.detections[-1], after.detections[0]
+    size = (_diagonal(_box(end)) + _diagonal(_box(start))) / 2
+    ratio = _diagonal(_box(start)) / max(_diagonal(_box(end)), 1.0)
+    if not 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO:
+        return np.inf
+    predicted = _centre(end) + _end_motion(before) * min(gap, fps)  # no prediction beyond a second
+    distance = np.linalg.norm(predicted - _centre(start)) / max(size, 1.0)
+    gate = 0.5 + 0.75 * gap / fps  # body sizes: widens with the time the person was unseen
+    if distance > gate:
+        return np.inf
+    both = (end.scores >= MIN_SCORE) & (start.scores >= MIN_SCORE)
+    shape = float(np.linalg.norm(_shape(end)[both] - _shape(start)[both], axis=-1).mean()) if both.sum() >= 4 else 0.3
+    if shape > 0.35:
+        return np.inf
+    return distance / gate + shape + 0.1 * gap / fps
+
+
+def link_fragments(tracks: list[Track], fps: float = 30.0, link_seconds: float = LINK_SECONDS) -> list[Track]:
+    """Join fragments of one person: the cheapest admissible (ended, started-later) pairs first, each track
+    continued at most once; the joined track keeps the earlier id."""
+    tracks = sorted(tracks, key=lambda tr: tr.frames[0])
+    pairs = []
+    for i, before in enumerate(tracks):
+        for j, after in enumerate(tracks):
+            if i != j:
+                cost = _link_cost(before, after, fps, link_seconds)
+                if np.isfinite(cost):
+                    pairs.append((cost, i, j))
+    successor: dict[int, int] = {}
+    has_predecessor: set[int] = set()
+    for _, i, j in sorted(pairs):
+        if i in successor or j in has_predecessor or _chain_root(successor, j) == _chain_root(successor, i):
+            continue
+        successor[i] = j
+        has_predecessor.add(j)
+    out = []
+    for i, track in enumerate(tracks):
+        if i in has_predecessor:
+            continue
+        joined = Track(track.id, list(track.frames), list(track.detections))
+        k = i
+        while k in successor:
+            k = successor[k]
+            joined.frames.extend(tracks[k].frames)
+            joined.detections.extend(tracks[k].detections)
+        out.append(joined)
+    return out
+
+
+def _chain_root(successor: dict[int, int], k: int) -> int:
+    """The last track of the chain that starts at k (guards against cycles)."""
+    seen = set()
+    while k in successor and k not in seen:
+        seen.add(k)
+        k = successor[k]
+    return k
 
 
 def _all_have_ids(frames: list[list[Detection]]) -> bool:

@@ -6,11 +6,19 @@ joint, (x_j - c)/f * (Z_j + tz) = (X_j, Y_j) + (tx, ty): linear in t. That weigh
 (closed form, exact without noise) starts a few Gauss-Newton steps on the reprojection error itself.
 Over time the root's image position (tx/tz, ty/tz) is smoothed lightly and the depth tz more.
 
-The floor: feet in contact are the lower ankle of each frame when it is slow; a plane through them
+The floor (one per static camera, from every person's contacts: `fit_ground_people`): feet in contact are
+the lower ankle of each frame when it is slow, and only ankles that were seen count (joints synthesised
+for legs out of the picture have confidence 0 and never place the floor); a plane through them
 (principal axes) gives the up direction when the contacts spread over an area, the body axis completes it
 when they lie on a line, and the body axis (or the camera's up, for half-body video) stands in when no
 foot is seen. The world frame has Y up, origin on the floor under the first root position, X along the
 camera's x axis projected onto the floor, Z = X x Y (towards the camera): right-handed, metres.
+
+Feet on the floor (`ground_feet`): each person's root is then moved along the floor normal so that the
+lower ankle of a contact frame is ANKLE_HEIGHT above the floor, contacts in between are interpolated, and
+in frames whose feet were not seen (entering, leaving, cut by the border) the pelvis keeps the height it
+had over the floor in that person's contact frames: people neither rise nor sink as their legs leave the
+picture. The correction is smoothed over 0.1 s; a seen foot is never left more than 1 cm below the floor.
 """
 
 from __future__ import annotations
@@ -98,22 +106,6 @@ def solve_trajectory(
 ) -> np.ndarray:
     """Per-frame root translations (T, 3) metres (NaN where unsolvable) for poses (T, J, 3) root-relative."""
     return np.stack([solve_root(p, k, w, focal, centre) for p, k, w in zip(poses, keypoints, weights, strict=True)])
-
-
-def _gaussian_smooth(values: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised Gaussian convolution over axis 0 ignoring unknown samples; values (T, C), sigma in frames."""
-    if sigma <= 0:
-        return values.copy()
-    radius = max(1, int(3 * sigma))
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    weights = known.astype(np.float64)
-    data = np.where(known[:, None], values, 0.0)
-    out = np.empty_like(values)
-    for c in range(values.shape[1]):
-        num = np.convolve(data[:, c], kernel, mode="same")
-        den = np.convolve(weights, kernel, mode="same")
-        out[:, c] = num / np.maximum(den, 1e-12)
-    return out
 
 
 def smooth_signal(values: np.ndarray, sigma: float) -> np.ndarray:
@@ -262,3 +254,72 @@ def _contact_points(poses: np.ndarray, feet_seen: np.ndarray, up: np.ndarray, fp
         return points[frames]
     slow = candidates[speed[candidates] <= np.median(speed[candidates])]
     return points[slow]
+
+
+def fit_ground_people(people: list[tuple[np.ndarray, np.ndarray, np.ndarray]], fps: float) -> GroundFrame:
+    """One floor for a static camera from every person: items (poses (T, 17, 3) absolute camera metres,
+    confidence (T, 17), valid (T,)); NaN poses in invalid frames are fine. The origin lies under the first
+    valid root of the first person."""
+    separator = (np.zeros((1, 17, 3)), np.zeros((1, 17)), np.zeros(1, dtype=bool))
+    parts = [part for item in people for part in (item, separator)]
+    poses = np.concatenate([np.nan_to_num(np.asarray(p, dtype=np.float64)) for p, _, _ in parts])
+    confidence = np.concatenate([np.asarray(c, dtype=np.float64) for _, c, _ in parts])
+    valid = np.concatenate([np.asarray(v, dtype=bool) for _, _, v in parts])
+    return fit_ground(poses, confidence, valid, fps)
+
+
+def ground_feet(
+    ground: GroundFrame, poses_3d: np.ndarray, trajectory: np.ndarray, confidence: np.ndarray, valid: np.ndarray,
+    fps: float, smoothing: float = 0.1, tolerance: float = 0.01,
+) -> np.ndarray:
+    """The trajectory (T, 3) camera metres moved along the floor normal so the feet stand on the floor.
+
+    poses_3d (T, 17, 3) root-relative camera metres, trajectory (T, 3), confidence (T, 17) (0 = not seen),
+    valid (T,). Invalid frames stay NaN. See the module docstring for the rule.
+    """
+    trajectory = np.array(trajectory, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(trajectory).all(axis=1)
+    if not valid.any():
+        return trajectory
+    world = ground.to_world(np.nan_to_num(np.asarray(poses_3d, dtype=np.float64)) + np.nan_to_num(trajectory)[:, None])
+    heights = world[..., 1]  # (T, 17)
+    seen = valid[:, None] & (np.asarray(confidence)[:, [L_ANKLE, R_ANKLE]] > 0)  # (T, 2)
+    ankle_heights = np.where(seen, heights[:, [L_ANKLE, R_ANKLE]], np.inf)
+    lower = ankle_heights.min(axis=1)  # inf where no ankle seen
+    feet = np.isfinite(lower)
+    # Contact: the lower seen ankle moves slowly (at most the person's median speed, or under 0.3 m/s).
+    which = np.argmin(ankle_heights, axis=1)
+    points = world[np.arange(len(world)), np.where(which == 0, L_ANKLE, R_ANKLE)]
+    speed = np.full(len(world), np.inf)
+    step_ok = feet[1:] & feet[:-1]
+    speed[1:][step_ok] = np.linalg.norm(points[1:] - points[:-1], axis=1)[step_ok] * fps
+    finite = np.isfinite(speed)
+    limit = max(0.3, float(np.median(speed[finite]))) if finite.any() else 0.0
+    contact = feet & (speed <= limit)
+    if feet.sum() >= 1 and not contact.any():
+        contact = feet.copy()
+    frames = np.arange(len(world))
+    offset = np.full(len(world), np.nan)
+    if contact.any():
+        need = ANKLE_HEIGHT - lower[contact]
+        offset[feet] = np.interp(frames[feet], frames[contact], need)
+        offset[contact] = need
+    unseen = valid & ~feet
+    if unseen.any():
+        if contact.sum() >= 5:
+            pelvis_height = float(np.median(heights[contact, PELVIS] + offset[contact]))
+            offset[unseen] = pelvis_height - heights[unseen, PELVIS]
+        else:  # never a foot on the floor: stand the (synthesised) legs on it
+            offset[unseen] = ANKLE_HEIGHT - heights[unseen][:, [L_ANKLE, R_ANKLE]].min(axis=1)
+    smoothed = np.full(len(world), np.nan)
+    for start, end in _valid_runs(valid):
+        smoothed[start:end] = smooth_signal(offset[start:end, None], smoothing * fps)[:, 0]
+    floor_limit = np.where(feet, ANKLE_HEIGHT - tolerance - lower, -np.inf)
+    smoothed = np.where(valid, np.maximum(smoothed, floor_limit), np.nan)
+    return trajectory + smoothed[:, None] * ground.up
+
+
+def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) half-open of each run of True."""
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))

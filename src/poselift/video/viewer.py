@@ -39,9 +39,25 @@ def _rounded(array: np.ndarray, decimals: int) -> list:
     return np.round(np.asarray(array, dtype=np.float64), decimals).tolist()
 
 
+def _person_payload(p: ViewerPerson) -> dict:
+    """A person's frames from their first to last valid one (`start` = the first's index); frames inside
+    that span where they are not valid hold null."""
+    valid = np.asarray(p.valid, dtype=bool)
+    frames = np.nonzero(valid)[0]
+    first, last = (int(frames[0]), int(frames[-1])) if len(frames) else (0, -1)
+    span = slice(first, last + 1)
+    joints = [_rounded(j, 3) if v else None for j, v in zip(p.joints[span], valid[span], strict=True)]
+    confidence = None
+    if p.confidence is not None:
+        confidence = [_rounded(c, 2) if v else None for c, v in zip(p.confidence[span], valid[span], strict=True)]
+    return {"id": int(p.id), "start": first, "joints": joints, "valid": valid[span].astype(int).tolist(),
+            "confidence": confidence}
+
+
 def build_html(people: list[ViewerPerson], fps: float, times: np.ndarray | None = None,
                camera: np.ndarray | None = None, meta: dict | None = None) -> str:
-    """The complete viewer page with the poses embedded (millimetre precision)."""
+    """The complete viewer page with the poses embedded (millimetre precision). `meta` is shown to anyone who
+    opens the page: give file names, not local paths."""
     payload = {
         "version": 1,
         "fps": float(fps),
@@ -52,15 +68,8 @@ def build_html(people: list[ViewerPerson], fps: float, times: np.ndarray | None 
         "times": None if times is None else _rounded(times, 4),
         "camera": None if camera is None else _rounded(camera, 3),
         "meta": meta or {},
-        "people": [
-            {
-                "id": int(p.id),
-                "joints": _rounded(p.joints, 3),
-                "valid": np.asarray(p.valid, dtype=bool).astype(int).tolist(),
-                "confidence": None if p.confidence is None else _rounded(p.confidence, 2),
-            }
-            for p in people
-        ],
+        "frame_count": None if times is None else len(times),
+        "people": [_person_payload(p) for p in people],
     }
     text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     # Inside <script>, "</script" or "<!--" in a string would break the page: "<" only occurs in strings,
