@@ -248,5 +248,10 @@ def test_check_person_rejects_short_jittery_and_jumping_tracks(clip):
     rng = np.random.default_rng(1)
     jitter = clip.keypoints_2d + rng.normal(0, 25, clip.keypoints_2d.shape)  # a skeleton that keeps changing
     assert any("bone" in r for r in check_person(jitter, ones, present, clip.fps).reasons)
+    # A person turning round: shoulders and hips shrink to nothing in the picture and come back, smoothly.
+    centre = clip.keypoints_2d.mean(axis=1, keepdims=True)
+    squeeze = np.abs(np.cos(np.linspace(0, 2 * np.pi, count)))[:, None, None] * [1.0, 0.0] + [0.0, 1.0]
+    turning = centre + (clip.keypoints_2d - centre) * squeeze
+    assert check_person(turning, ones, present, clip.fps).is_person
     jumping = clip.keypoints_2d + np.where(np.arange(count) % 2, 300.0, 0.0)[:, None, None]
     assert any("moves" in r for r in check_person(jumping, ones, present, clip.fps).reasons)

@@ -5,9 +5,9 @@ A track counts as a person when, over the frames it was seen (H36M 17-joint keyp
 - it lasts at least `min_seconds` (MIN_PERSON_SECONDS, the documented "long enough to be a person");
 - its joints are confident: the median over frames of the mean confidence of its 8 most confident joints
   >= `min_confidence` (legs out of the picture do not count against a person);
-- its bones keep their length: the median over bones of each bone's relative spread over time (median
-  absolute deviation / median length; foreshortening moves a real limb's 2D length a little, a phantom's
-  skeleton jumps) <= `max_bone_spread`;
+- its bones keep their length from frame to frame: the median over bones of each bone's median relative
+  change between consecutive seen frames (|L_t - L_t-1| / median length) <= `max_bone_spread`. A person
+  turning round foreshortens shoulders and hips to nothing, but smoothly; a phantom's skeleton jumps;
 - it moves plausibly: its median frame-to-frame jump of the body centre stays below `max_speed` body
   heights per second (a person walks at about one body height per second, runs at three or four).
 The same function serves a sliding window (the live path): pass the window's arrays.
@@ -43,7 +43,7 @@ class PersonCheck:
 
 def check_person(
     keypoints: np.ndarray, confidence: np.ndarray, present: np.ndarray, fps: float,
-    min_seconds: float = MIN_PERSON_SECONDS, min_confidence: float = 0.5, max_bone_spread: float = 0.25,
+    min_seconds: float = MIN_PERSON_SECONDS, min_confidence: float = 0.5, max_bone_spread: float = 0.15,
     max_speed: float = 4.0, threshold: float = 0.3,
 ) -> PersonCheck:
     """Judge a track: keypoints (T, 17, 2) pixels, confidence (T, 17), present (T,) bool, fps (frames/s)."""
@@ -66,7 +66,7 @@ def check_person(
             lengths = np.linalg.norm(points[both, a] - points[both, b], axis=-1)
             middle = np.median(lengths)
             if middle > 1e-6:
-                spreads.append(np.median(np.abs(lengths - middle)) / middle)
+                spreads.append(np.median(np.abs(np.diff(lengths))) / middle)
     bone_spread = float(np.median(spreads)) if spreads else 0.0
 
     heights = np.array([np.ptp(p[s, 1]) if s.sum() >= 2 else np.nan for p, s in zip(points, seen, strict=True)])
