@@ -182,3 +182,56 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
 
 
 __all__ = ["BENCHMARK_SETS", "Renderer", "benchmark_files", "motion_window", "video_accuracy"]
+
+
+def visitors_accuracy(seeds: Sequence[int] = (0, 1), people: int = 6, fps: float = 10.0, model=None,
+                      work_dir: str | Path | None = None, progress: bool = False) -> dict:
+    """Ordinary footage of a room (poselift.scenes.visitors): per scene and pooled, the share of frames with
+    someone in view that have a valid lifted pose (`in_view_covered`), the share of empty frames that have one
+    (`empty_with_pose`), people lifted for at least 3 s, recall, false poses, identity switches, tracks per
+    true person, and floor penetration while a true foot is in contact."""
+    from poselift.scenes.visitors import visitors_scene
+    from poselift.video.pipeline import make_lifter, process_video
+
+    start = time.perf_counter()
+    lifter = make_lifter(model)
+    scenes, dets, parts = [], [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(work_dir) if work_dir is not None else Path(scratch)
+        root.mkdir(parents=True, exist_ok=True)
+        for seed in seeds:
+            scene = visitors_scene(np.random.default_rng([seed, 21]), people=people, fps=fps)
+            video = root / f"visitors_{seed}.mp4"
+            truth = render_scene(scene, video, root / f"visitors_{seed}_truth.npz")
+            result = process_video(video, root / f"visitors_{seed}", focal=float(scene.camera.focal[0]),
+                                   lifter=lifter, render=False, viewer=False, progress=progress)
+            predicted = poselift_people(result)
+            assignment = match(predicted, truth)
+            det = detection_scores(assignment, predicted, truth)
+            up = np.asarray(scene.camera.R) @ np.array([0.0, 1.0, 0.0])
+            own = [score_person(predicted[k], truth, g, np.nonzero(assignment[g] == k)[0], up)
+                   for g in range(assignment.shape[0]) for k in np.unique(assignment[g][assignment[g] >= 0])]
+            any_pose = np.stack([p.valid for p in predicted]).any(axis=0)
+            in_view = truth.present().any(axis=0)
+            empty = ~truth.in_image.any(axis=(0, 2))
+            sink = np.concatenate([p["floor_penetration"] for p in own if len(p["floor_penetration"])] or [np.zeros(0)])
+            long_enough = sum(int(p.valid.sum() / result.fps >= 3.0) for p in predicted)
+            scenes.append({
+                "seed": seed, "frames": int(len(truth.times)), "true_people": people, "scene": truth.meta,
+                "in_view_frames": int(in_view.sum()), "empty_frames": int(empty.sum()),
+                "in_view_covered": round(float(any_pose[in_view].mean()), 4),
+                "empty_with_pose": round(float(any_pose[empty].mean()), 4) if empty.any() else None,
+                "people_lifted_3s": long_enough, "tracks_lifted": len(predicted),
+                "contact_frames_below_3cm": round(float((sink > 0.03).mean()), 4) if len(sink) else None,
+                "floor_penetration_max_mm": round(float(sink.max() * 1000), 1) if len(sink) else None,
+                **summarise(own, [det]),
+            })
+            dets.append(det)
+            parts.extend(own)
+            if progress:
+                print(f"visitors {seed}: covered {scenes[-1]['in_view_covered']}, empty with a pose "
+                      f"{scenes[-1]['empty_with_pose']}, {long_enough} people lifted >= 3 s", flush=True)
+    return {"summary": summarise(parts, dets), "scenes": scenes,
+            "settings": {"seeds": list(seeds), "people": people, "fps": fps,
+                         "model": str(model) if model is not None else "default"},
+            "seconds": round(time.perf_counter() - start, 1)}

@@ -53,6 +53,12 @@ class ScenePerson:
     shape: BodyShape
     outfit: Outfit
     source: str = ""
+    start: int = 0
+    """The scene frame of the motion's first frame; the person is absent before it and after its end."""
+
+    def active(self, t: int) -> bool:
+        """Whether the person is in the scene at frame t."""
+        return self.start <= t < self.start + len(self.motion)
 
 
 @dataclass
@@ -80,7 +86,8 @@ class Scene:
 
     @property
     def num_frames(self) -> int:
-        return min(len(p.motion) for p in self.people)
+        """Frames from the first person's start to the last person's end (all start at 0 by default)."""
+        return max(p.start + len(p.motion) for p in self.people)
 
 
 # ------------------------------------------------------------------------------------------ random scenes
@@ -212,7 +219,7 @@ class Truth:
     """Ground truth of a rendered scene, per person p and frame t (all metres unless said)."""
 
     joints_world: np.ndarray
-    """(P, T, 17, 3) world frame, Y up, floor at y = 0."""
+    """(P, T, 17, 3) world frame, Y up, floor at y = 0; NaN where the person is not in the scene."""
     joints_camera: np.ndarray
     """(P, T, 17, 3) camera frame, x right, y down, z forward."""
     joints_2d: np.ndarray
@@ -247,9 +254,18 @@ class Renderer:
         self.albedo = [_albedo(b, p.outfit) for b, p in zip(self.bodies, scene.people, strict=True)]
         self.background, self.floor_mask = self._background()
         self.rng = np.random.default_rng(scene.seed)
-        self.faces = np.concatenate([b.faces + sum(len(x.vertices) for x in self.bodies[:k])
-                                     for k, b in enumerate(self.bodies)])
-        self.face_person = np.concatenate([np.full(len(b.faces), k) for k, b in enumerate(self.bodies)])
+        self._meshes: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _mesh(self, people: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Triangles (F, 3) of the given people's bodies stacked in that order, each triangle's person index
+        and albedo (F, 3)."""
+        if people not in self._meshes:
+            offsets = np.cumsum([0] + [len(self.bodies[k].vertices) for k in people])
+            faces = np.concatenate([self.bodies[k].faces + offsets[i] for i, k in enumerate(people)])
+            owner = np.concatenate([np.full(len(self.bodies[k].faces), k) for k in people])
+            albedo = np.concatenate([self.albedo[k] for k in people])
+            self._meshes[people] = faces, owner, albedo
+        return self._meshes[people]
 
     def project(self, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World points (..., 3) -> pixels (..., 2) and camera-frame depth (...)."""
@@ -297,47 +313,56 @@ class Renderer:
 
     def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t: the RGB image (H, W, 3) uint8 and the (H, W) person index seen at each pixel (-1 none)."""
-        vertices = np.concatenate([p.vertices(t) for p in self.posed])
-        xy, z = self.project(vertices)
-        fragments = rasterize(xy, z, self.faces, self.width, self.height)
+        s = self.scene
+        people = tuple(k for k, p in enumerate(s.people) if p.active(t))
         image = self.background.copy()
-        shadow = self._shadow(vertices)
+        if not people:
+            if s.noise > 0:
+                image += self.rng.normal(0.0, s.noise, image.shape).astype(np.float32)
+            return np.clip(image, 0, 255).astype(np.uint8), np.full((self.height, self.width), -1, np.int8)
+        faces, owner, albedo = self._mesh(people)
+        vertices = np.concatenate([self.posed[k].vertices(t - s.people[k].start) for k in people])
+        xy, z = self.project(vertices)
+        fragments = rasterize(xy, z, faces, self.width, self.height)
+        shadow = self._shadow(vertices, faces)
         image[shadow] *= 0.55
-        tri = vertices[self.faces]
+        tri = vertices[faces]
         normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-        s = self.scene
         light = s.ambient + (1 - s.ambient) * np.clip(normal @ -self.light, 0.0, 1.0)
         fill = 0.15 * np.clip(normal @ (self.R[2] * -1.0), 0.0, 1.0)
-        colours = np.concatenate(self.albedo) * (light + fill)[:, None]
+        colours = albedo * (light + fill)[:, None]
         covered = fragments.face >= 0
         image[covered] = colours[fragments.face[covered]]
         if s.noise > 0:
             image += self.rng.normal(0.0, s.noise, image.shape).astype(np.float32)
-        person = np.where(covered, self.face_person[np.maximum(fragments.face, 0)], -1)
+        person = np.where(covered, owner[np.maximum(fragments.face, 0)], -1)
         return np.clip(image, 0, 255).astype(np.uint8), person
 
-    def _shadow(self, vertices: np.ndarray) -> np.ndarray:
+    def _shadow(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """(H, W) bool: floor pixels in the people's shadow (the mesh projected along the light, at half
         resolution, softened)."""
         on_floor = vertices - vertices[:, 1:2] / self.light[1] * self.light
         xy, z = self.project(on_floor)
         w2, h2 = (self.width + 1) // 2, (self.height + 1) // 2
-        fragments = rasterize(xy / 2, z, self.faces, w2, h2, cull_back=False)
+        fragments = rasterize(xy / 2, z, faces, w2, h2, cull_back=False)
         mask = np.repeat(np.repeat(fragments.face >= 0, 2, axis=0), 2, axis=1)[: self.height, : self.width]
         return mask & self.floor_mask
 
     def truth(self, person_index: np.ndarray | None = None) -> Truth:
         """Ground truth of every person and frame (visibility needs the rendered person index per frame,
         (T, H, W); without it only the picture's border is taken into account)."""
-        joints = np.stack([p.joints[: self.scene.num_frames] for p in self.posed])
+        joints = np.full((len(self.posed), self.scene.num_frames, 17, 3), np.nan)
+        for k, (person, posed) in enumerate(zip(self.scene.people, self.posed, strict=True)):
+            joints[k, person.start:person.start + posed.num_frames] = posed.joints
         xy, z = self.project(joints)
-        inside = (z > 0.1) & (xy[..., 0] >= 0) & (xy[..., 0] < self.width) & (xy[..., 1] >= 0) & \
-                 (xy[..., 1] < self.height)
+        with np.errstate(invalid="ignore"):
+            inside = (z > 0.1) & (xy[..., 0] >= 0) & (xy[..., 0] < self.width) & (xy[..., 1] >= 0) & \
+                     (xy[..., 1] < self.height)
         visible = inside.copy()
         if person_index is not None:
-            px = np.clip(xy[..., 0].astype(int), 0, self.width - 1)
-            py = np.clip(xy[..., 1].astype(int), 0, self.height - 1)
+            px = np.clip(np.nan_to_num(xy[..., 0]).astype(int), 0, self.width - 1)
+            py = np.clip(np.nan_to_num(xy[..., 1]).astype(int), 0, self.height - 1)
             frames = np.arange(joints.shape[1])[None, :, None]
             seen = person_index[frames, py, px]
             own = np.arange(len(self.posed))[:, None, None]

@@ -116,7 +116,8 @@ def _feet(pred_world: np.ndarray, gt_world: np.ndarray, frames: np.ndarray, time
     for ankle in (3, 6):
         height = gt_world[:, ankle, 1]
         speed = np.r_[0.0, np.linalg.norm(np.diff(gt_world[:, ankle, [0, 2]], axis=0), axis=-1) / dt]
-        contact = (height < height.min() + CONTACT_HEIGHT) & (speed < CONTACT_SPEED)
+        with np.errstate(invalid="ignore"):
+            contact = (height < np.nanmin(height) + CONTACT_HEIGHT) & (speed < CONTACT_SPEED)
         sel = frames[contact[frames]]
         sel = sel[(sel > 0) & np.isin(sel - 1, frames)]
         if len(sel):
