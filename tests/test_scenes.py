@@ -96,3 +96,29 @@ def test_a_person_behind_another_is_marked_hidden_and_files_are_written(tmp_path
     with av.open(str(tmp_path / "two.mp4")) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (240, 320, 3)
+
+
+def test_people_come_and_go_and_the_truth_says_when(tmp_path):
+    motion = walking_poses(np.arange(8) / 30.0)
+    later = ScenePerson(motion + [0.6, 0.0, 0.0], BodyShape(male=1.0), OUTFIT, start=6)
+    scene = Scene([ScenePerson(motion, BodyShape(), OUTFIT), later], camera(), noise=0.0, seed=0)
+    renderer = Renderer(scene)
+    assert scene.num_frames == 14
+    index = np.stack([renderer.frame(t)[1] for t in range(14)])
+    truth = renderer.truth(index)
+    assert (index[:6] != 1).all() and (index[8:] != 0).all()   # nobody drawn outside their span
+    assert np.isnan(truth.joints_world[1, :6]).all() and not truth.in_image[1, :6].any()
+    assert truth.present()[0, :8].all() and not truth.present()[0, 8:].any() and truth.present()[1, 6:].all()
+
+
+def test_visitors_enter_cross_and_leave_one_after_another():
+    from poselift.scenes.visitors import visitors_scene
+
+    scene = visitors_scene(np.random.default_rng(0), people=3, fps=10.0)
+    starts = [p.start for p in scene.people]
+    assert starts == sorted(starts) and starts[0] > 0
+    truth = Renderer(scene).truth()
+    for k in range(3):
+        span = slice(scene.people[k].start, scene.people[k].start + len(scene.people[k].motion))
+        inside = truth.in_image[k, span].any(axis=-1)
+        assert not inside[0] and not inside[-1] and inside.mean() > 0.5  # starts and ends out of the picture
