@@ -35,7 +35,7 @@ def visitors_scene(rng: np.random.Generator, people: int = 6, fps: float = 10.0,
     crowd, start = [], int(rng.uniform(1.0, 4.0) * fps)
     for k in range(people):
         depth = float(np.clip(distance + rng.uniform(-1.0, 1.0), 2.5, 8.5))
-        length = 2 * (depth * half_width + 1.0)
+        length = 2 * ((depth + 0.5) * half_width + 1.5)  # from well outside one edge to well outside the other
         speed = float(rng.uniform(0.5, 1.3))
         motion = straight_walk(length / speed, fps, speed, cadence=0.55 + 0.35 * speed)
         sign = 1.0 if rng.random() < 0.5 else -1.0
