@@ -49,6 +49,22 @@ def _check_header(source: Path, name: str, handle, stored: int, allow_objects: b
                                  f"the file holds {stored:,} (truncated or forged)")
 
 
+def check_zip_inflation(path: str | Path) -> None:
+    """For a zip archive (an .npz, a torch checkpoint): refuse one that would inflate beyond inflated_budget()."""
+    path = Path(path)
+    size = path.stat().st_size
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as error:
+        raise InputError(path, f"not a readable zip archive ({str(error).splitlines()[0][:120]})") from None
+    if total > inflated_budget(size):
+        raise InputError(path, f"inflates to {total:,} bytes from {size:,} on disk (more than "
+                               f"{inflated_budget(size):,} allowed): refused")
+
+
 def check_array_file(path: str | Path, allow_objects: bool = False) -> str:
     """Check an .npz or .npy file's structure without loading it; return "npz" or "npy" (InputError if unsafe).
 

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     scores = score(result, clip)
     scores["seconds"] = round(time.perf_counter() - start, 2)
     write_text_atomic(out / "demo_scores.json", json.dumps(scores, indent=2))
-    print("scores against the synthetic ground truth (metres): "
-          + ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float) and k != "seconds"))
+    print("scores against the synthetic ground truth (mm): "
+          + ", ".join(f"{k} {v * 1000:.1f}" for k, v in scores.items() if isinstance(v, float) and k != "seconds"))
     print(f"demo done in {scores['seconds']:.1f} s; open {out / 'viewer.html'} in a browser, "
           f"watch {out / 'render.mp4'}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import FPS
+
 HELP = "write 3D poses (poses_3d.npz) as a BVH animation (clean rig, joint rotations, feet on the floor)"
 
 
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", default="ZXY", type=str.upper,
                         choices=("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"), help="Euler rotation channel order")
     parser.add_argument("--units", choices=("cm", "m"), default="cm", help="file units")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=FPS, default=None,
                         help="frame rate (default: the npz's fps, else 30)")
     parser.add_argument("--floor", choices=("auto", "keep"), default="auto",
                         help="auto: floor at y=0 under the feet; keep: keep the world heights as given")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import BATCH_SIZE, ROLL_DEGREES, ranged
+
 HELP = "lift a 2D keypoint sequence (.npz with keypoints_2d (T, 17, 2)) to 3D poses"
 
 
@@ -12,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="shipped model name or weights file (default: the default model)")
     parser.add_argument("--out", "-o", required=True, help="output .npz with poses_3d (T, J, 3)")
     parser.add_argument("--no-flip", action="store_true", help="skip flip averaging")
-    parser.add_argument("--roll-tta", type=float, default=0.0, metavar="DEGREES",
+    parser.add_argument("--roll-tta", type=ROLL_DEGREES, default=0.0, metavar="DEGREES",
                         help="also lift the 2D turned by +-DEGREES about the image centre and average (3x the time)")
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--height", type=float, default=None, metavar="METRES",
+    parser.add_argument("--batch-size", type=BATCH_SIZE, default=1024, help="windows per forward pass")
+    parser.add_argument("--height", type=ranged(float, above=0), default=None, metavar="METRES",
                         help="the person's height: scale the poses to it (otherwise the size the model learnt)")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import FPS, ranged
+
 HELP = "live 3D poses from a webcam, video, stream or JSON keypoints on stdin; send over VMC/WebSocket"
 
 
@@ -21,14 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "e.g. 127.0.0.1:8765")
     parser.add_argument("--record", metavar="OUT.bvh", default=None, help="also write the session as BVH at the end")
     parser.add_argument("--smooth", action="store_true", help="One-Euro filter the 3D poses")
-    parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min_cutoff (Hz)")
-    parser.add_argument("--beta", type=float, default=3.0, help="One-Euro beta (per m/s)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of stdin keypoints without times, "
+    parser.add_argument("--min-cutoff", type=ranged(float, above=0), default=1.0, help="One-Euro min_cutoff (Hz)")
+    parser.add_argument("--beta", type=ranged(float, minimum=0), default=3.0, help="One-Euro beta (per m/s)")
+    parser.add_argument("--fps", type=FPS, default=30.0, help="frame rate of stdin keypoints without times, "
                                                                 "and of the recorded BVH")
     parser.add_argument("--no-flip", action="store_true", help="skip flip averaging (half the lifting time)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=ranged(int, minimum=1, maximum=256), default=1,
                         help="torch CPU threads; one window per frame is fastest on one thread (less contention)")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--max-frames", type=ranged(int, minimum=1), default=None, help="stop after this many frames")
     parser.add_argument("--latency-json", metavar="FILE", default=None, help="write the latency summary as JSON")
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import ranged
+
 HELP = "list the model variants (receptive field, parameters, MFLOPs per output frame) and shipped weights"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pattern", nargs="?", default="*", help="glob pattern on variant names")
-    parser.add_argument("--channels", type=int, default=None, help="override the channel count")
+    parser.add_argument("--channels", type=ranged(int, minimum=1, maximum=4096), default=None,
+                        help="override the channel count")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -100,18 +100,64 @@ def read_weights_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
         raise InputError(path, "corrupt poselift metadata") from None
 
 
+def planned_shapes(config: Any, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes the architecture `config` would have, found without allocating it (meta device).
+
+    Any failure to build is the config's fault: an InputError naming `source`.
+    """
+    import torch
+
+    from poselift.models.registry import build_model
+
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(config)
+    except Exception as error:  # noqa: BLE001 - a config no model can be built from is bad input
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise InputError(source, f"architecture cannot be built ({detail})") from None
+    return {name: tuple(value.shape) for name, value in skeleton.state_dict().items()}
+
+
+def check_shapes(planned: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                 source: str | Path | None) -> None:
+    """InputError naming the first missing, unexpected or mis-shaped tensor, before any model is allocated."""
+    missing = sorted(set(planned) - set(found))
+    unexpected = sorted(set(found) - set(planned))
+    if missing or unexpected:
+        first = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise InputError(source, f"weights do not fit their architecture ({first}; "
+                                 f"{len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    for name, shape in planned.items():
+        if tuple(found[name]) != shape:
+            raise InputError(source, f"weights do not fit their architecture ({name}: the architecture needs "
+                                     f"{list(shape)}, the file holds {list(found[name])})")
+
+
 def load_weights(path: str | Path) -> nn.Module:
     """Rebuild the model stored in a poselift weights file; returned in eval mode with `.meta` attached.
 
-    Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load.
+    Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load. The
+    architecture's tensor shapes are checked against the file's headers before the model is allocated, so
+    a small file cannot make poselift build a huge network.
     """
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     from poselift.models.registry import build_model
 
     config_dict, meta = read_weights_header(path)
+    if not isinstance(config_dict, dict) or not isinstance(meta, dict):
+        raise InputError(path, "corrupt poselift metadata (config and meta must be JSON objects)")
     try:
-        model = build_model(config_from_dict(config_dict))
+        config = config_from_dict(config_dict)
+    except (ValueError, TypeError) as error:
+        raise InputError(path, f"bad architecture config ({str(error).splitlines()[0][:160]})") from None
+    planned = planned_shapes(config, path)
+    with safe_open(str(path), framework="pt") as f:
+        found = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    check_shapes(planned, found, path)
+    try:
+        model = build_model(config)
         model.load_state_dict(load_file(str(path)), strict=True)
     except (ValueError, RuntimeError) as error:
         detail = str(error).strip().splitlines()[0]
