@@ -301,20 +301,20 @@ def run_live(
             if smooth is not None:
                 pose = smooth(pose, item.time)
             t1 = time.perf_counter()
-            joints, hips, local = poser.update(pose)
-            if vmc is not None:
-                vmc.send(poser.rig, hips, local)
-            if ws is not None:
-                ws.send_pose(joints, count, item.time)
-            t2 = time.perf_counter()
-            log.detect.append(item.detect_seconds)
-            log.lift.append(t1 - t0)
-            log.send.append(t2 - t1)
-            if record:
+            if record:  # kept before sending: a frame anyone has seen is in the recording, whatever ends the run
                 kept.append(pose)
             session.times.append(item.time)
             count += 1
             session.frames = count
+            joints, hips, local = poser.update(pose)
+            if vmc is not None:
+                vmc.send(poser.rig, hips, local)
+            if ws is not None:
+                ws.send_pose(joints, count - 1, item.time)
+            t2 = time.perf_counter()
+            log.detect.append(item.detect_seconds)
+            log.lift.append(t1 - t0)
+            log.send.append(t2 - t1)
             if on_pose is not None:
                 on_pose(count - 1, joints)
             if max_frames is not None and count >= max_frames:
