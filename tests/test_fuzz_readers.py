@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzzing import fast, holds, slow
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import fast, holds, slow
 from poselift.data.bvh import parse_bvh
 from poselift.keypoints_io import read_keypoints_npz
 from poselift.live import keypoint_lines, parse_keypoint_line
@@ -216,12 +216,14 @@ def check_bvh(data) -> None:
     elif kind == "deep":
         depth = draw(st.integers(1, 2000))
         text = ("HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 3 Xrotation Yrotation Zrotation\n"
-                + "JOINT j\n{\nOFFSET 0 1 0\n" * depth + "}\n" * depth + "}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
+                + "JOINT j\n{\nOFFSET 0 1 0\n" * depth + "}\n" * depth
+                + "}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
         text = text.replace("JOINT j\n", "JOINT j{}\n").format(*range(depth)) if depth < 50 else text
     else:
         frames = draw(st.one_of(NUMBERS.map(str), st.sampled_from(["2", "1e18", "-1", "x"])))
         frame_time = draw(st.one_of(NUMBERS.map(str), st.sampled_from(["100000", "0", "1e-9", "nan"])))
-        text = text.replace("Frames: 2", f"Frames: {frames}").replace("Frame Time: 0.0333333", f"Frame Time: {frame_time}")
+        text = text.replace("Frames: 2", f"Frames: {frames}")
+        text = text.replace("Frame Time: 0.0333333", f"Frame Time: {frame_time}")
     motion = holds("BVH", lambda: parse_bvh(text, "fuzz.bvh"), len(text))
     if motion is not None:
         assert np.isfinite(motion.motion).all() and 1e-4 <= motion.frame_time <= 1.0
@@ -240,7 +242,8 @@ def check_config(data) -> None:
             overrides: list[str] = []
         elif kind == "toml":
             values = st.sampled_from(["5", "-1", "1e400", "nan", '"x"', "[1, 2]", "true", "{a = 1}"])
-            lines = [f"{key.split('.')[-1]} = {draw(values)}" for key in draw(st.lists(st.sampled_from(keys), max_size=5))]
+            chosen = draw(st.lists(st.sampled_from(keys), max_size=5))
+            lines = [f"{key.split('.')[-1]} = {draw(values)}" for key in chosen]
             path = Path(folder) / "config.toml"
             path.write_text("\n".join(lines) + "\n")
             overrides = []

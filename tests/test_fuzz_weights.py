@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from fuzzing import fast, holds, slow
 from hypothesis import given
 from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from fuzzing import fast, holds, slow
 from poselift.models.convert import load_released_checkpoint
 from poselift.models.registry import create_model
 from poselift.models.weights import CONFIG_KEY, load_weights, save_weights
