@@ -215,10 +215,9 @@ def check_bvh(data) -> None:
         text = _mutate(text.encode(), draw).decode("latin-1")
     elif kind == "deep":
         depth = draw(st.integers(1, 2000))
-        text = ("HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 3 Xrotation Yrotation Zrotation\n"
-                + "JOINT j\n{\nOFFSET 0 1 0\n" * depth + "}\n" * depth
-                + "}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
-        text = text.replace("JOINT j\n", "JOINT j{}\n").format(*range(depth)) if depth < 50 else text
+        joints = "".join(f"JOINT j{i}\n{{\nOFFSET 0 1 0\n" for i in range(depth))
+        text = ("HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 3 Xrotation Yrotation Zrotation\n" + joints
+                + "}\n" * depth + "}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0 0 0\n")
     else:
         frames = draw(st.one_of(NUMBERS.map(str), st.sampled_from(["2", "1e18", "-1", "x"])))
         frame_time = draw(st.one_of(NUMBERS.map(str), st.sampled_from(["100000", "0", "1e-9", "nan"])))

@@ -102,8 +102,8 @@ def parse_keypoint_line(line: str, source: str = "<stdin>", number: int = 0) -> 
         raise InputError(source, f"{where}keypoints out of range (|value| <= {MAX_COORDINATE:g})")
     if isinstance(item, dict) and "width" in item and "height" in item:
         width, height = (_number(item[key], source, f"{where}{key}") for key in ("width", "height"))
-        if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
-            raise InputError(source, f"{where}width and height must be positive pixels (at most {MAX_IMAGE_SIDE})")
+        if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+            raise InputError(source, f"{where}width and height must be 1 to {MAX_IMAGE_SIDE} pixels")
         array = normalize_screen_coordinates(array, width, height)
     return array
 

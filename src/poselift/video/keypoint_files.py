@@ -152,6 +152,8 @@ def _frame_number(key) -> int | None:
 def _frame_indices(keys: list) -> dict:
     """Map each distinct image key to a frame index (numbers when every key has one, else sorted order)."""
     distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return {}
     numbers = {key: _frame_number(key) for key in distinct}
     if all(n is not None for n in numbers.values()) and len(set(numbers.values())) == len(distinct):
         offset = 1 if min(numbers.values()) == 1 else 0
