@@ -100,6 +100,24 @@ def read_weights_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
         raise InputError(path, "corrupt poselift metadata") from None
 
 
+STRUCTURE_LIMITS = {"receptive_field": 6561, "channels": 16384, "kernel_branches": 16, "kernel_groups": 16384,
+                    "kernel_reduction": 16384, "num_joints_in": 1000, "num_joints_out": 1000, "in_features": 16}
+"""Largest value of each integer that shapes a network: beyond them no real model exists, and even building
+one on the meta device would cost time and memory out of proportion to the file."""
+MAX_FILTER_WIDTHS = 12
+
+
+def check_structure(config: Any, source: str | Path | None = None) -> None:
+    """InputError when an architecture field is beyond STRUCTURE_LIMITS (checked before anything is built)."""
+    for name, limit in STRUCTURE_LIMITS.items():
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= limit:
+            raise InputError(source, f"architecture field {name} = {value} is outside 0..{limit}")
+    widths = getattr(config, "filter_widths", ())
+    if isinstance(widths, tuple) and len(widths) > MAX_FILTER_WIDTHS:
+        raise InputError(source, f"architecture has {len(widths)} filter widths (at most {MAX_FILTER_WIDTHS})")
+
+
 def planned_shapes(config: Any, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
     """The state-dict shapes the architecture `config` would have, found without allocating it (meta device).
 
@@ -109,6 +127,7 @@ def planned_shapes(config: Any, source: str | Path | None = None) -> dict[str, t
 
     from poselift.models.registry import build_model
 
+    check_structure(config, source)
     try:
         with torch.device("meta"):
             skeleton = build_model(config)
