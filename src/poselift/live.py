@@ -103,7 +103,7 @@ def parse_keypoint_line(line: str, source: str = "<stdin>", number: int = 0) -> 
     if isinstance(item, dict) and "width" in item and "height" in item:
         width, height = (_number(item[key], source, f"{where}{key}") for key in ("width", "height"))
         if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
-            raise InputError(source, f"{where}width and height must be 1 to {MAX_IMAGE_SIDE} pixels")
+            raise InputError(source, f"{where}width and height must be positive: 1 to {MAX_IMAGE_SIDE} pixels")
         array = normalize_screen_coordinates(array, width, height)
     return array
 
