@@ -74,7 +74,7 @@ def check_array_file(path: str | Path, allow_objects: bool = False) -> str:
     if path.is_dir():
         raise InputError(path, "is a folder, expected an .npz or .npy file")
     if not path.is_file():
-        raise InputError(path, "no such file")
+        raise InputError(path, "not a regular file" if path.exists() else "no such file")
     size = path.stat().st_size
     if size == 0:
         raise InputError(path, "is empty (0 bytes): not an .npz or .npy file")
