@@ -7,6 +7,9 @@ reading). With --video and the 2D detector installed (pip install "poselift[dete
 2D detection on that video's frames. Prints a table and writes JSON.
 
     python benchmarks/live_latency.py --frames 300 --json benchmarks/results/live_latency.json
+
+--load N keeps N other processes spinning (a busy machine: another core loaded), the condition in which
+two torch threads showed 130-180 ms stalls and one thread stayed steady; --threads compares.
 """
 
 from __future__ import annotations
@@ -47,11 +50,31 @@ def detection_times(video: str, frames: int) -> list[float]:
     return times
 
 
+def _spin(stop) -> None:
+    """Keep one core busy until `stop` is set."""
+    x = 0
+    while not stop.is_set():
+        x = (x * 1103515245 + 12345) % 2**31
+
+
+def start_load(processes: int):
+    """Start `processes` busy processes; returns (stop event, processes)."""
+    import multiprocessing
+
+    stop = multiprocessing.Event()
+    workers = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    return stop, workers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="keep N other processes spinning during the measurement (a busy machine)")
     parser.add_argument("--video", default=None, help="a video to time 2D detection on (needs the detector)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "live_latency.json")
     args = parser.parse_args()
@@ -80,6 +103,7 @@ def main() -> None:
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
+    load_stop, load_workers = start_load(args.load)
     rows = []
     with PoseServer("127.0.0.1", 0) as server, VmcSender("127.0.0.1", sink.getsockname()[1]) as vmc:
         from websockets.exceptions import ConnectionClosed
@@ -111,6 +135,9 @@ def main() -> None:
                              **{f"{stage}_{k}": v[k] for stage, v in summary.items() if stage != "detect"
                                 for k in ("median_ms", "p99_ms")}})
         client.close()
+    load_stop.set()
+    for worker in load_workers:
+        worker.join(timeout=5)
     stop.set()
     sink.close()
 
@@ -136,12 +163,13 @@ def main() -> None:
     if detect:
         print(f"2D detection ({detect['frames']} frames of {detect['video']}): median {detect['median_ms']:.1f} ms, "
               f"p99 {detect['p99_ms']:.1f} ms")
-    print(f"{args.frames} frames each, {args.threads} torch thread(s); lift includes the One-Euro filter, send "
+    print(f"{args.frames} frames each, {args.threads} torch thread(s), {args.load} busy process(es) beside; "
+          "lift includes the One-Euro filter, send "
           "includes the rig (rotations) and VMC + WebSocket sending")
     from poselift.atomic import write_text_atomic
 
     write_text_atomic(args.json, json.dumps({
-        "frames": args.frames, "threads": args.threads, "machine": platform.platform(),
+        "frames": args.frames, "threads": args.threads, "load": args.load, "machine": platform.platform(),
         "processor": platform.processor(), "cpus": __import__("os").cpu_count(), "rows": rows, "detection": detect,
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }, indent=2) + "\n")

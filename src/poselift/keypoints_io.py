@@ -1,39 +1,67 @@
-"""Reading poselift's own 2D keypoint files: an .npz with `keypoints_2d` (T, J, 2) and optional extras."""
+"""Reading poselift's own 2D keypoint files: an .npz with `keypoints_2d` (T, J, 2) and optional extras, or a
+bare .npy array (T, J, 2) of normalised screen coordinates."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from poselift.errors import InputError
 
+MAX_COORDINATE = 1e6
+"""Largest |x| or |y| accepted: pixels of any real image, or normalised coordinates, lie far inside it."""
+MAX_IMAGE_SIDE = 100_000
+"""Largest image width or height accepted, pixels."""
+
+
+def numeric_array(value, source: str | Path, name: str) -> np.ndarray:
+    """`value` as a float64 array; InputError naming `name` when it holds text, objects or bools."""
+    array = np.asarray(value)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(source, f"{name}: expected numbers, found dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def check_coordinates(array: np.ndarray, source: str | Path, name: str) -> np.ndarray:
+    """Refuse finite coordinates beyond MAX_COORDINATE (they overflow or mean nothing in float32)."""
+    finite = np.isfinite(array)
+    if (np.abs(array[finite]) > MAX_COORDINATE).any():
+        worst = float(np.abs(array[finite]).max())
+        raise InputError(source, f"{name}: coordinate {worst:.3g} is out of range (|value| <= {MAX_COORDINATE:g})")
+    return array
+
+
+def check_image_size(value, source: str | Path, name: str = "image_size") -> np.ndarray:
+    """(width, height) as float64, both finite, > 0 and at most MAX_IMAGE_SIDE pixels."""
+    size = numeric_array(value, source, name).reshape(-1)
+    if size.shape != (2,) or not np.isfinite(size).all() or not ((size > 0) & (size <= MAX_IMAGE_SIDE)).all():
+        raise InputError(source, f"{name} must be (width, height) in 1..{MAX_IMAGE_SIDE} pixels, "
+                                 f"found {size.tolist()[:4]}")
+    return size
+
 
 def read_keypoint_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of a keypoint .npz, with `keypoints_2d` (T, J, 2) and `image_size` (width, height) > 0 checked.
 
     The one reader of our keypoint files: `poselift lift` uses `read_keypoints_npz`, the video importer
-    (poselift.video.keypoint_files) the extras (confidence, layout, units, valid, fps).
+    (poselift.video.keypoint_files) the extras (confidence, layout, units, valid, fps). A bare .npy holds
+    keypoints_2d alone (normalised screen coordinates).
     """
+    from poselift.array_files import load_arrays
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise InputError(path, f"not a readable .npz file ({error})") from None
+    arrays = load_arrays(path)
+    if set(arrays) == {"array"} and path.suffix.lower() == ".npy":
+        arrays = {"keypoints_2d": arrays["array"]}
     if "keypoints_2d" not in arrays:
         raise InputError(path, f"no 'keypoints_2d' array (found: {', '.join(sorted(arrays)) or 'nothing'})")
     keypoints = arrays["keypoints_2d"]
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise InputError(path, f"keypoints_2d: expected shape (T, J, 2), found {keypoints.shape}")
+    arrays["keypoints_2d"] = check_coordinates(numeric_array(keypoints, path, "keypoints_2d"), path, "keypoints_2d")
     if "image_size" in arrays:
-        size = np.asarray(arrays["image_size"], dtype=float).reshape(-1)
-        if size.shape != (2,) or not (size > 0).all():
-            raise InputError(path, f"image_size must be (width, height) > 0, found {size.tolist()}")
-        arrays["image_size"] = size
+        arrays["image_size"] = check_image_size(arrays["image_size"], path)
     return arrays
 
 

@@ -28,6 +28,9 @@ from poselift.export.rotations import solve_rotations
 from poselift.export.world import camera_to_world
 
 STAGES = ("detect", "lift", "send")
+MAX_COORDINATE = 1e6
+"""Largest |x| or |y| of an input keypoint (pixels or normalised)."""
+MAX_IMAGE_SIDE = 100_000
 
 
 @dataclass
@@ -46,6 +49,8 @@ class LatencyLog:
     detect: list[float] = field(default_factory=list)
     lift: list[float] = field(default_factory=list)
     send: list[float] = field(default_factory=list)
+    skipped: int = 0
+    """Input lines (or frames) that were malformed and skipped."""
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per stage and in total: frames, median and 99th percentile in milliseconds."""
@@ -64,6 +69,7 @@ class LatencyLog:
         lines = [f"{'stage':<8} {'frames':>7} {'median ms':>10} {'p99 ms':>8}"]
         for name, row in self.summary().items():
             lines.append(f"{name:<8} {row['frames']:>7} {row['median_ms']:>10.2f} {row['p99_ms']:>8.2f}")
+        lines.append(f"{'skipped':<8} {self.skipped:>7}  malformed input lines")
         return "\n".join(lines)
 
 
@@ -82,34 +88,60 @@ def parse_keypoint_line(line: str, source: str = "<stdin>", number: int = 0) -> 
         raise InputError(source, f"{where}not JSON: {error.msg}") from None
     keypoints = item.get("keypoints") if isinstance(item, dict) else item
     try:
-        array = np.asarray(keypoints, dtype=np.float64)
+        array = np.asarray(keypoints)
     except (TypeError, ValueError):
-        raise InputError(source, f"{where}keypoints must be a list of [x, y] pairs") from None
+        array = np.zeros(0, dtype=object)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(source, f"{where}keypoints must be a list of [x, y] number pairs")
+    array = array.astype(np.float64)
     if array.shape != (17, 2):
         raise InputError(source, f"{where}expected 17 keypoints [x, y], found shape {array.shape}")
     if not np.isfinite(array).all():
         raise InputError(source, f"{where}keypoints contain NaN or infinite values")
+    if np.abs(array).max() > MAX_COORDINATE:
+        raise InputError(source, f"{where}keypoints out of range (|value| <= {MAX_COORDINATE:g})")
     if isinstance(item, dict) and "width" in item and "height" in item:
-        width, height = float(item["width"]), float(item["height"])
-        if not (width > 0 and height > 0):
-            raise InputError(source, f"{where}width and height must be positive")
+        width, height = (_number(item[key], source, f"{where}{key}") for key in ("width", "height"))
+        if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+            raise InputError(source, f"{where}width and height must be positive: 1 to {MAX_IMAGE_SIDE} pixels")
         array = normalize_screen_coordinates(array, width, height)
     return array
 
 
-def keypoint_lines(stream: IO[str], fps: float = 30.0, source: str = "<stdin>") -> Iterator[Frame2D]:
-    """Frames from JSON lines (see parse_keypoint_line), as they arrive; an optional "time" key (seconds)
-    gives each frame's time, else frame number / fps. Blank lines are skipped."""
+def _number(value: Any, source: str, what: str) -> float:
+    """A finite JSON number (not text, not a boolean), as float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(float(value)):
+        raise InputError(source, f"{what} must be a finite number, found {value!r}"[:200])
+    return float(value)
+
+
+def keypoint_lines(
+    stream: IO[str], fps: float = 30.0, source: str = "<stdin>",
+    on_bad_line: Callable[[InputError], None] | None = None,
+) -> Iterator[Frame2D]:
+    """Frames from JSON lines (see parse_keypoint_line), as they arrive; an optional "time" key (seconds, each
+    later than the last) gives each frame's time, else frame number / fps. Blank lines are skipped. A malformed
+    line raises InputError naming it, or, with `on_bad_line`, is passed to it and skipped."""
     index = 0
+    last_time = -np.inf
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
-        keypoints = parse_keypoint_line(line, source, number)
         try:
-            stamp = json.loads(line).get("time") if line.lstrip().startswith("{") else None
-        except AttributeError:
-            stamp = None
-        yield Frame2D(keypoints, float(stamp) if stamp is not None else index / fps)
+            keypoints = parse_keypoint_line(line, source, number)
+            item = json.loads(line)
+            stamp = item.get("time") if isinstance(item, dict) else None
+            stamp = index / fps if stamp is None else _number(stamp, source, f"line {number}: time")
+            if not stamp > last_time:
+                raise InputError(source, f"line {number}: time {stamp:g} is not after the previous frame's "
+                                         f"{last_time:g}")
+        except InputError as error:
+            if on_bad_line is None:
+                raise
+            on_bad_line(error)
+            continue
+        last_time = stamp
+        yield Frame2D(keypoints, stamp)
         index += 1
 
 
@@ -207,12 +239,36 @@ class LivePoser:
 
 @dataclass
 class LiveResult:
-    """What a live run did: frames sent, the lifted poses kept for recording (T, 17, 3), latencies."""
+    """What a live run did: frames sent, the lifted poses kept for recording (T, 17, 3), latencies, and the
+    source's frame rate (from the frames' times; the given rate when there were fewer than two)."""
 
     frames: int
     poses: np.ndarray
     latency: LatencyLog
     fps: float
+
+
+@dataclass
+class LiveSession:
+    """A live run's state so far, kept outside the loop: whatever ends the run, its poses can still be recorded."""
+
+    latency: LatencyLog = field(default_factory=LatencyLog)
+    poses: list[np.ndarray] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    frames: int = 0
+
+    def source_fps(self, default: float) -> float:
+        """Frames per second of the source, from the median interval of the frames' times (else `default`)."""
+        steps = np.diff(np.asarray(self.times, dtype=np.float64))
+        steps = steps[np.isfinite(steps) & (steps > 0)]
+        if steps.size == 0:
+            return float(default)
+        return float(min(1000.0, 1.0 / float(np.median(steps))))
+
+    def result(self, fps: float) -> LiveResult:
+        """The LiveResult of what has been done (poses (T, 17, 3) when recording)."""
+        poses = np.stack(self.poses) if self.poses else np.zeros((0, 17, 3))
+        return LiveResult(frames=self.frames, poses=poses, latency=self.latency, fps=self.source_fps(fps))
 
 
 def run_live(
@@ -227,14 +283,17 @@ def run_live(
     fps: float = 30.0,
     max_frames: int | None = None,
     on_pose: Callable[[int, np.ndarray], None] | None = None,
+    session: LiveSession | None = None,
 ) -> LiveResult:
     """Lift and send frames as they come. push: (17, 2) -> (17, 3) (a LiftStream's push); vmc: a VmcSender;
-    ws: a PoseServer; smooth: a OneEuroFilter; record: keep the (filtered) poses for a BVH.
+    ws: a PoseServer; smooth: a OneEuroFilter; record: keep the (filtered) poses for a BVH; session: where the
+    poses and latencies go as they are made (pass one to keep them when something else ends the run).
     Stops at the end of the frames, after max_frames, or on KeyboardInterrupt (Ctrl-C)."""
     poser = LivePoser(naming=naming)
-    log = LatencyLog()
-    kept: list[np.ndarray] = []
-    count = 0
+    session = LiveSession() if session is None else session
+    log = session.latency
+    kept = session.poses
+    count = session.frames
     try:
         for item in frames:
             t0 = time.perf_counter()
@@ -242,23 +301,24 @@ def run_live(
             if smooth is not None:
                 pose = smooth(pose, item.time)
             t1 = time.perf_counter()
+            if record:  # kept before sending: a frame anyone has seen is in the recording, whatever ends the run
+                kept.append(pose)
+            session.times.append(item.time)
+            count += 1
+            session.frames = count
             joints, hips, local = poser.update(pose)
             if vmc is not None:
                 vmc.send(poser.rig, hips, local)
             if ws is not None:
-                ws.send_pose(joints, count, item.time)
+                ws.send_pose(joints, count - 1, item.time)
             t2 = time.perf_counter()
             log.detect.append(item.detect_seconds)
             log.lift.append(t1 - t0)
             log.send.append(t2 - t1)
-            if record:
-                kept.append(pose)
             if on_pose is not None:
-                on_pose(count, joints)
-            count += 1
+                on_pose(count - 1, joints)
             if max_frames is not None and count >= max_frames:
                 break
     except KeyboardInterrupt:
         pass
-    poses = np.stack(kept) if kept else np.zeros((0, 17, 3))
-    return LiveResult(frames=count, poses=poses, latency=log, fps=fps)
+    return session.result(fps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import FPS
+
 HELP = "convert a released checkpoint (cpn.bin, gt.bin, pretrained_h36m_cpn.bin) to poselift safetensors"
 
 
@@ -14,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which release (default: detected from parameter names)")
     parser.add_argument("--causal", action="store_true",
                         help="the checkpoint is causal (not visible in the weights; VideoPose3D's causal releases)")
-    parser.add_argument("--fps", type=float, default=50.0, help="frame rate the weights expect (Human3.6M: 50)")
+    parser.add_argument("--fps", type=FPS, default=50.0, help="frame rate the weights expect (Human3.6M: 50)")
 
 
 def run(args: argparse.Namespace) -> int:

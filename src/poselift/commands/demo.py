@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import ranged
+
 HELP = ("render a walking person (built-in body and motion, no download), run the 2D detector, lift to 3D and "
         "score poselift and MediaPipe's own 3D against the truth")
 
@@ -13,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder")
     parser.add_argument("--model", default=None, metavar="NAME_OR_FILE",
                         help="model name or weights file (otherwise the default model)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of the rendered clip (0.5-60)")
+    parser.add_argument("--seconds", type=ranged(float, minimum=0.5, maximum=60), default=5.0,
+                        help="length of the rendered clip, seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -23,13 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from poselift.atomic import write_text_atomic
-    from poselift.errors import InputError
     from poselift.scenes.demo import demo_scene, score_demo
     from poselift.scenes.scene import render_scene
     from poselift.video.pipeline import process_video
 
-    if not 0.5 <= args.seconds <= 60:
-        raise InputError(None, f"--seconds must be between 0.5 and 60, found {args.seconds}")
     start = time.perf_counter()
     out = Path(args.out_dir)
     inputs = out / "input"

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from poselift.commands import BATCH_SIZE, FPS, ROLL_DEGREES, ranged
+
 HELP = ("evaluate a model on Human3.6M, HumanEva-I or motion capture (--bvh): MPJPE, P-MPJPE, N-MPJPE, "
         "MPJVE per action")
 
@@ -35,19 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="BVH files or folders (evaluated instead of --dataset files)")
     mocap.add_argument("--styles", default=None, help="keep only these comma-separated styles (Bandai names)")
     mocap.add_argument("--cameras", choices=("random", "h36m"), default="random", help="virtual camera set")
-    mocap.add_argument("--views", type=int, default=4, help="cameras per clip")
+    mocap.add_argument("--views", type=ranged(int, minimum=1, maximum=64), default=4, help="cameras per clip")
     mocap.add_argument("--noise", choices=("none", "light", "detector", "heavy"), default="none",
                        help="detector-like 2D noise level (docs/data.md)")
     mocap.add_argument("--seed", type=int, default=None, help="seed of cameras and noise (default 1234)")
-    mocap.add_argument("--fps", type=float, default=None, help="frame rate to resample to (default: the model's)")
-    mocap.add_argument("--max-seconds", type=float, default=4.0, help="cut clips into pieces this long (0: whole)")
+    mocap.add_argument("--fps", type=FPS, default=None, help="frame rate to resample to (default: the model's)")
+    mocap.add_argument("--max-seconds", type=ranged(float, minimum=0), default=4.0,
+                       help="cut clips into pieces this long (0: whole)")
     mocap.add_argument("--mapping", default=None, help="JSON joint mapping for other skeletons (docs/data.md)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
     parser.add_argument("--markdown", default=None, metavar="OUT", help="also write the tables as Markdown")
     parser.add_argument("--no-flip", action="store_true", help="skip the flip-averaged (test-time augmentation) pass")
-    parser.add_argument("--roll-tta", type=float, default=0.0, metavar="DEGREES",
+    parser.add_argument("--roll-tta", type=ROLL_DEGREES, default=0.0, metavar="DEGREES",
                         help="in both passes, also lift the 2D turned by +-DEGREES about the image centre and average")
-    parser.add_argument("--batch-size", type=int, default=1024, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=BATCH_SIZE, default=1024, help="windows per forward pass")
 
 
 @dataclass

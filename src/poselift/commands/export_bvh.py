@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import FPS
+
 HELP = "write 3D poses (poses_3d.npz) as a BVH animation (clean rig, joint rotations, feet on the floor)"
 
 
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", default="ZXY", type=str.upper,
                         choices=("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"), help="Euler rotation channel order")
     parser.add_argument("--units", choices=("cm", "m"), default="cm", help="file units")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=FPS, default=None,
                         help="frame rate (default: the npz's fps, else 30)")
     parser.add_argument("--floor", choices=("auto", "keep"), default="auto",
                         help="auto: floor at y=0 under the feet; keep: keep the world heights as given")
@@ -25,27 +27,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from poselift.array_files import load_arrays
     from poselift.errors import InputError
     from poselift.export.bvh_writer import export_bvh
+    from poselift.keypoints_io import check_coordinates, numeric_array
 
-    try:
-        data = np.load(args.poses, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise InputError(args.poses, f"cannot read as .npz: {error}") from None
-    with data:
-        keys = set(data.files)
-        if "poses_world" in keys:
-            poses, frame, trajectory = data["poses_world"], "world", None
-        elif "poses_3d" in keys:
-            poses, frame = data["poses_3d"], "camera"
-            trajectory = data["trajectory"] if "trajectory" in keys else None
-        else:
-            raise InputError(args.poses, f"expected poses_3d or poses_world, found keys {sorted(keys)}")
-        fps = args.fps if args.fps is not None else (float(data["fps"]) if "fps" in keys else None)
+    data = load_arrays(args.poses, ("poses_world", "poses_3d", "trajectory", "fps"))
+    if "poses_world" in data:
+        poses, frame, trajectory = data["poses_world"], "world", None
+    elif "poses_3d" in data:
+        poses, frame = data["poses_3d"], "camera"
+        trajectory = data.get("trajectory")
+    else:
+        raise InputError(args.poses, "expected poses_3d or poses_world, found neither")
+    name = "poses_world" if frame == "world" else "poses_3d"
+    poses = numeric_array(poses, args.poses, name)
     if poses.ndim == 4 and poses.shape[0] == 1:
         poses = poses[0]  # one person stored as (1, T, 17, 3)
     if poses.ndim != 3 or poses.shape[1:] != (17, 3):
         raise InputError(args.poses, f"expected poses of shape (T, 17, 3), found {poses.shape}")
+    if not np.isfinite(poses).all():
+        raise InputError(args.poses, f"{name}: NaN or infinite values")
+    check_coordinates(poses, args.poses, name)
+    if trajectory is not None:
+        trajectory = check_coordinates(numeric_array(trajectory, args.poses, "trajectory"), args.poses, "trajectory")
+        if trajectory.shape != (len(poses), 3) or not np.isfinite(trajectory).all():
+            raise InputError(args.poses, f"trajectory: expected ({len(poses)}, 3) finite metres, "
+                                         f"found shape {trajectory.shape}")
+    fps = args.fps
+    if fps is None and "fps" in data:
+        rate = numeric_array(data["fps"], args.poses, "fps").reshape(-1)
+        if rate.shape != (1,) or not 0 < rate[0] <= 1000:
+            raise InputError(args.poses, f"fps must be one number in (0, 1000], found {rate.tolist()[:4]}")
+        fps = float(rate[0])
     if fps is None:
         fps = 30.0
         print("export-bvh: no fps in the file, writing 30 fps (set --fps)")

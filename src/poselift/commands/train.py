@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import HelpFormatter
+
 HELP = "train a 2D-to-3D lifting model from a config file (resumes automatically from OUTPUT_DIR/last.pt)"
 
 EPILOG = """examples:
@@ -13,7 +15,7 @@ EPILOG = """examples:
 """
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+class _Formatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Defaults shown, examples kept as written."""
 
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.commands import FPS, ranged
+
 HELP = "lift the people in a video to 3D: poses_3d.npz/json, keypoints_2d.npz, render.mp4, viewer.html"
 
 
 def _size(text: str) -> tuple[int, int]:
+    from poselift.keypoints_io import MAX_IMAGE_SIDE
+
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, found {text!r}") from None
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in 1..{MAX_IMAGE_SIDE} pixels, found {text!r}")
     return width, height
 
 
@@ -25,34 +31,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default=None,
                         help="joint layout of the keypoints when the count is ambiguous (coco17, halpe26, body25, "
                              "openpose_coco18, mediapipe33, h36m17)")
-    parser.add_argument("--person", type=int, default=None, metavar="ID",
+    parser.add_argument("--person", type=ranged(int, minimum=0), default=None, metavar="ID",
                         help="track id of the one person to lift (otherwise everyone who looks like a person)")
     parser.add_argument("--all-people", action="store_true",
                         help="lift every person (the default; kept for older scripts)")
     parser.add_argument("--main-only", action="store_true",
                         help="lift only the main person (the largest x longest track)")
-    parser.add_argument("--min-person-seconds", type=float, default=None, metavar="S",
-                        help="a track seen for less than this is not a person (default 1.0 s)")
+    parser.add_argument("--min-person-seconds", type=ranged(float, minimum=0, maximum=3600), default=None,
+                        metavar="S", help="a track seen for less than this is not a person (default 1.0 s)")
     parser.add_argument("--detector", choices=("multi", "single"), default="multi",
                         help="built-in detector: every person per frame (multi) or BlazePose's one (single)")
-    parser.add_argument("--focal", type=float, default=None, metavar="PX",
+    parser.add_argument("--focal", type=ranged(float, above=0, maximum=1e6), default=None, metavar="PX",
                         help="focal length in pixels (otherwise from a 60 degree horizontal field of view)")
     parser.add_argument("--model", default=None, metavar="NAME_OR_FILE",
                         help="model name or weights file (otherwise the default model)")
-    parser.add_argument("--max-gap", type=int, default=10, metavar="FRAMES",
+    parser.add_argument("--max-gap", type=ranged(int, minimum=0, maximum=100_000), default=10, metavar="FRAMES",
                         help="longest gap (frames) filled by interpolation")
-    parser.add_argument("--min-confidence", type=float, default=0.3,
+    parser.add_argument("--min-confidence", type=ranged(float, minimum=0, maximum=1), default=0.3,
                         help="keypoints below this confidence count as missing")
     parser.add_argument("--interpolation", choices=("linear", "cubic"), default="linear")
     parser.add_argument("--image-size", type=_size, default=None, metavar="WxH",
                         help="image size for keypoint files without a video")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate for keypoint files without a video")
+    parser.add_argument("--fps", type=FPS, default=None, help="frame rate for keypoint files without a video")
     parser.add_argument("--no-render", action="store_true", help="skip render.mp4")
     parser.add_argument("--no-viewer", action="store_true", help="skip viewer.html")
     parser.add_argument("--bvh", nargs="?", const="humanoid", choices=("humanoid", "h36m"), default=None,
                         help="also write person_<id>.bvh per person and animation.bvh (the main person) "
                              "(joint naming: humanoid rig or the 17 Human3.6M names)")
-    parser.add_argument("--height", type=float, default=None, metavar="METRES",
+    parser.add_argument("--height", type=ranged(float, above=0), default=None, metavar="METRES",
                         help="the person's height: scales the 3D skeleton (and its distance) to it; otherwise the "
                              "size the model learnt (docs/model-cards.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

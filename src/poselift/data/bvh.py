@@ -28,6 +28,12 @@ _CHANNEL_NAMES = {
     for name in ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 }
 _MOTION_RE = re.compile(r"^[ \t]*MOTION[ \t]*$", re.MULTILINE)
+MIN_FRAME_TIME = 1e-4
+"""Shortest Frame Time accepted, seconds (10,000 fps)."""
+MAX_FRAME_TIME = 1.0
+"""Longest Frame Time accepted, seconds (1 fps): longer ones would inflate when resampled to a model's rate."""
+MAX_DEPTH = 256
+"""Deepest joint nesting accepted (real skeletons stay under 30 levels)."""
 
 
 @dataclass
@@ -192,16 +198,20 @@ class _Tokens:
 class _Hierarchy:
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.known: set[str] = set()
         self.parents: list[int] = []
         self.offsets: list[tuple[float, float, float]] = []
         self.channels: list[list[str]] = []
 
 
-def _parse_joint(tokens: _Tokens, tree: _Hierarchy, name: str, parent: int, end_site: bool) -> None:
+def _parse_joint(tokens: _Tokens, tree: _Hierarchy, name: str, parent: int, end_site: bool, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise tokens.error(f"joints nested more than {MAX_DEPTH} deep (not a real skeleton)")
     index = len(tree.names)
-    if name in tree.names:
+    if name in tree.known:
         raise tokens.error(f"duplicate joint name {name!r}")
     tree.names.append(name)
+    tree.known.add(name)
     tree.parents.append(parent)
     tree.offsets.append((0.0, 0.0, 0.0))
     tree.channels.append([])
@@ -236,16 +246,16 @@ def _parse_joint(tokens: _Tokens, tree: _Hierarchy, name: str, parent: int, end_
         elif key == "JOINT":
             if end_site:
                 raise tokens.error("an End Site cannot have children")
-            _parse_joint(tokens, tree, tokens.name("a joint name"), index, end_site=False)
+            _parse_joint(tokens, tree, tokens.name("a joint name"), index, end_site=False, depth=depth + 1)
         elif key == "END":
             if end_site:
                 raise tokens.error("an End Site cannot have children")
             tokens.expect("Site")
             end_name = f"{name}_End"
             suffix = 2
-            while end_name in tree.names:
+            while end_name in tree.known:
                 end_name, suffix = f"{name}_End{suffix}", suffix + 1
-            _parse_joint(tokens, tree, end_name, index, end_site=True)
+            _parse_joint(tokens, tree, end_name, index, end_site=True, depth=depth + 1)
         else:
             raise tokens.error(f"unexpected {tok!r} in joint {name}")
     if not seen_offset:
@@ -287,7 +297,7 @@ def _parse_motion_header(lines: list[str], first_line: int, source: str | None) 
         i += 1
     try:
         frames = int(float(values["frames"]))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InputError(source, f"line {first_line}: Frames is not a number: {values['frames']!r}") from None
     try:
         frame_time = float(values["frame time"])
@@ -295,8 +305,9 @@ def _parse_motion_header(lines: list[str], first_line: int, source: str | None) 
         raise InputError(source, f"Frame Time is not a number: {values['frame time']!r}") from None
     if frames < 0:
         raise InputError(source, f"Frames must not be negative, found {frames}")
-    if not frame_time > 0:
-        raise InputError(source, f"Frame Time must be positive, found {values['frame time']!r}")
+    if not MIN_FRAME_TIME <= frame_time <= MAX_FRAME_TIME:
+        raise InputError(source, f"Frame Time must be {MIN_FRAME_TIME:g} to {MAX_FRAME_TIME:g} seconds, "
+                                 f"found {values['frame time']!r}")
     return frames, frame_time, i
 
 

@@ -233,7 +233,8 @@ def detect_mapping(joint_names: Iterable[str], source: str | os.PathLike | None 
     raise InputError(
         source,
         f"unknown skeleton (joints {sorted(available)[:12]}...); known: {sorted(BUILTIN_MAPPINGS)}. "
-        "Pass source=... or a mapping file (see docs/data.md)",
+        "Give a joint-mapping JSON file: `--mapping FILE` on the command line (poselift evaluate, "
+        "poselift train's data.mapping), mapping= or source= in Python; see docs/data.md",
     )
 
 

@@ -114,6 +114,9 @@ def load_npz(
         raise InputError(path, "no such file")
     if not zipfile.is_zipfile(path):
         raise InputError(path, "not an .npz file (not a zip archive)")
+    from poselift.array_files import check_array_file
+
+    check_array_file(path, allow_objects=True)  # sizes against the file, before anything is inflated
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:

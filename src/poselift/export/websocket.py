@@ -3,8 +3,13 @@
 Uses the `websockets` package (optional extra: pip install "poselift[live]") in its threaded sync mode.
 Each client gets a short queue: when a client is slower than the stream, its oldest frames are dropped,
 so a slow browser never slows the capture loop. A plain HTTP GET of "/" (no WebSocket upgrade) returns
-the viewer page in live mode, so http://HOST:PORT/ in a browser shows the stream. Binds to 127.0.0.1 by
-default (loopback only).
+the viewer page in live mode, so http://HOST:PORT/ in a browser shows the stream.
+
+Locked down by default: it binds loopback only ("0", "" and no host mean 127.0.0.1; another address needs
+`allow_remote=True` and prints a warning), and a WebSocket handshake whose `Origin` is a web page is refused
+(403) unless the page is on a loopback host, is the viewer opened as a file (`null` / `file://`), or its
+origin is in `allowed_origins`: otherwise any site the user visits could read the pose stream from
+127.0.0.1. Clients that send no Origin (programs, not browsers) are accepted.
 
 Frame message (text, JSON): {"type": "pose", "frame": n, "time": seconds, "space": "world",
 "joints": [[x, y, z] x 17]}: Human3.6M joints, metres, Y up, floor at y = 0, the order of poselift.skeleton.
@@ -12,10 +17,13 @@ Frame message (text, JSON): {"type": "pose", "frame": n, "time": seconds, "space
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import queue
+import sys
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -33,6 +41,61 @@ def pose_message(joints: np.ndarray, frame: int, seconds: float, space: str = "w
     )
 
 
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+LOOPBACK_ALIASES = ("", "0")
+"""Hosts that mean 'this machine only' on the command line: bound as 127.0.0.1."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost names."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_server_address(text: str, default_port: int = 8765) -> tuple[str, int]:
+    """'HOST:PORT', 'HOST', ':PORT' or 'PORT' -> (host, port) for the server; "0" or an empty host is loopback."""
+    from poselift.export.vmc import parse_address
+
+    if text.strip().isdigit() and text.strip() != "0":
+        return "127.0.0.1", parse_address(f":{text.strip()}", default_port=default_port, allow_zero=True)[1]
+    host, port = parse_address(text, default_port=default_port, allow_zero=True)
+    return ("127.0.0.1" if host in LOOPBACK_ALIASES else host), port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...] = (), host: str | None = None) -> bool:
+    """Whether a WebSocket handshake's Origin header may connect (see the module docstring).
+
+    `host` (the request's Host header) also admits the page this server itself served when it was asked for
+    by IP address (a remote viewer); a DNS name is not enough, which keeps DNS-rebinding pages out.
+    """
+    if origin is None:
+        return True  # not a browser
+    origin = origin.strip()
+    if origin.lower() in ("null", "file://") or origin.lower().startswith("file:"):
+        return True
+    if origin.rstrip("/").lower() in (a.rstrip("/").lower() for a in allowed):
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or parts.hostname is None:
+        return False
+    if is_loopback(parts.hostname):
+        return True
+    return host is not None and parts.netloc.lower() == host.strip().lower() and _is_ip(parts.hostname)
+
+
 def live_viewer_page() -> str:
     """The viewer page without embedded poses; its live-mode block connects back to the page's host."""
     try:
@@ -48,11 +111,22 @@ def live_viewer_page() -> str:
 class PoseServer:
     """Broadcast poses to every connected WebSocket client. `broadcast(text)`; `close()` when done."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8765, client_queue: int = 8):
+    def __init__(self, host: str = "127.0.0.1", port: int = 8765, client_queue: int = 8, *,
+                 allow_remote: bool = False, allowed_origins: tuple[str, ...] | list[str] = ()):
         try:
             from websockets.sync.server import serve
         except ImportError:
             raise InputError(None, INSTALL_HINT) from None
+        host = "127.0.0.1" if host in LOOPBACK_ALIASES else host
+        if not is_loopback(host):
+            if not allow_remote:
+                raise InputError(None, f"the WebSocket server would listen on {host}, reachable from other "
+                                       "machines: allow it explicitly (--ws-allow-remote), or use 127.0.0.1")
+            print(f"warning: the pose stream is served on {host}:{port}: anyone who can reach this machine "
+                  "can watch it", file=sys.stderr)
+        self.allowed_origins = tuple(allowed_origins)
+        self.refused = 0
+        """WebSocket handshakes refused for their Origin."""
         self._clients: set[queue.Queue] = set()
         self._lock = threading.Lock()
         self._client_queue = client_queue
@@ -74,6 +148,12 @@ class PoseServer:
         return name[0], name[1]
 
     @property
+    def url_host(self) -> str:
+        """The bound host as written in a URL (IPv6 in brackets)."""
+        host = self.address[0]
+        return f"[{host}]" if ":" in host else host
+
+    @property
     def num_clients(self) -> int:
         """Currently connected WebSocket clients."""
         with self._lock:
@@ -81,6 +161,9 @@ class PoseServer:
 
     def _http(self, connection: Any, request: Any) -> Any:
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            if not origin_allowed(request.headers.get("Origin"), self.allowed_origins, request.headers.get("Host")):
+                self.refused += 1
+                return connection.respond(403, "origin not allowed (poselift live --ws-allow-origin)\n")
             return None  # go on with the WebSocket handshake
         if request.path.split("?")[0] not in ("/", "/index.html"):
             return connection.respond(404, "not found\n")

@@ -55,6 +55,9 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
+    from poselift.array_files import check_zip_inflation
+
+    check_zip_inflation(path)
     try:
         with torch.serialization.safe_globals(_numpy_random_state_globals()):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -64,6 +67,14 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     state = checkpoint.get("model_pos", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(path, "no state dict of tensors under 'model_pos' (or at the top level)")
+    if not all(isinstance(k, str) for k in state):
+        raise InputError(path, "state dict keys must be parameter names (text)")
+    for name, tensor in state.items():
+        # A stored tensor must be backed by its own data: a broadcast view (stride 0) of a few bytes would
+        # declare a huge layer that building the model then allocates in full.
+        if tensor.numel() * tensor.element_size() > tensor.untyped_storage().nbytes():
+            raise InputError(path, f"{name}: declares {list(tensor.shape)} but stores only "
+                                   f"{tensor.untyped_storage().nbytes():,} bytes (a forged or broadcast tensor)")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -188,10 +199,16 @@ def convert_state_dict(
 def load_released_checkpoint(path: str | Path, source: str | None = None, causal: bool = False) -> torch.nn.Module:
     """Read a released checkpoint and return our model with its weights, in eval mode."""
     from poselift.models.families import build_model
+    from poselift.models.weights import check_shapes, planned_shapes
 
     state = read_checkpoint(path)
     try:
         config, renamed = convert_state_dict(state, source, causal)
+    except (ValueError, RuntimeError, IndexError, KeyError, TypeError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(path, f"not a {source or 'known'} checkpoint ({detail[:160]})") from None
+    check_shapes(planned_shapes(config, path), {k: tuple(v.shape) for k, v in renamed.items()}, path)
+    try:
         model = build_model(config)
         model.load_state_dict(renamed, strict=True)
     except (ValueError, RuntimeError) as error:

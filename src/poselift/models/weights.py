@@ -83,16 +83,81 @@ def read_weights_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
         raise InputError(path, "corrupt poselift metadata") from None
 
 
+STRUCTURE_LIMITS = {"receptive_field": 6561, "channels": 16384, "kernel_branches": 16, "kernel_groups": 16384,
+                    "kernel_reduction": 16384, "num_joints_in": 1000, "num_joints_out": 1000, "in_features": 16}
+"""Largest value of each integer that shapes a network: beyond them no real model exists, and even building
+one on the meta device would cost time and memory out of proportion to the file."""
+MAX_FILTER_WIDTHS = 12
+
+
+def check_structure(config: Any, source: str | Path | None = None) -> None:
+    """InputError when an architecture field is beyond STRUCTURE_LIMITS (checked before anything is built)."""
+    for name, limit in STRUCTURE_LIMITS.items():
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= limit:
+            raise InputError(source, f"architecture field {name} = {value} is outside 0..{limit}")
+    widths = getattr(config, "filter_widths", ())
+    if isinstance(widths, tuple) and len(widths) > MAX_FILTER_WIDTHS:
+        raise InputError(source, f"architecture has {len(widths)} filter widths (at most {MAX_FILTER_WIDTHS})")
+
+
+def planned_shapes(config: Any, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes the architecture `config` would have, found without allocating it (meta device).
+
+    Any failure to build is the config's fault: an InputError naming `source`.
+    """
+    import torch
+
+    from poselift.models.registry import build_model
+
+    check_structure(config, source)
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(config)
+    except Exception as error:  # noqa: BLE001 - a config no model can be built from is bad input
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise InputError(source, f"architecture cannot be built ({detail})") from None
+    return {name: tuple(value.shape) for name, value in skeleton.state_dict().items()}
+
+
+def check_shapes(planned: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                 source: str | Path | None) -> None:
+    """InputError naming the first missing, unexpected or mis-shaped tensor, before any model is allocated."""
+    missing = sorted(set(planned) - set(found))
+    unexpected = sorted(set(found) - set(planned))
+    if missing or unexpected:
+        first = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise InputError(source, f"weights do not fit their architecture ({first}; "
+                                 f"{len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    for name, shape in planned.items():
+        if tuple(found[name]) != shape:
+            raise InputError(source, f"weights do not fit their architecture ({name}: the architecture needs "
+                                     f"{list(shape)}, the file holds {list(found[name])})")
+
+
 def load_weights(path: str | Path) -> nn.Module:
     """Rebuild the model stored in a poselift weights file; returned in eval mode with `.meta` attached.
 
-    Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load.
+    Tensors stored as float16 (`save_weights(half=True)`) are cast to the model's float32 as they load. The
+    architecture's tensor shapes are checked against the file's headers before the model is allocated, so
+    a small file cannot make poselift build a huge network.
     """
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     config_dict, meta = read_weights_header(path)
+    if not isinstance(config_dict, dict) or not isinstance(meta, dict):
+        raise InputError(path, "corrupt poselift metadata (config and meta must be JSON objects)")
     try:
-        model = build_model(config_from_dict(config_dict))
+        config = config_from_dict(config_dict)
+    except (ValueError, TypeError) as error:
+        raise InputError(path, f"bad architecture config ({str(error).splitlines()[0][:160]})") from None
+    planned = planned_shapes(config, path)
+    with safe_open(str(path), framework="pt") as f:
+        found = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    check_shapes(planned, found, path)
+    try:
+        model = build_model(config)
         model.load_state_dict(load_file(str(path)), strict=True)
     except (ValueError, RuntimeError) as error:
         detail = str(error).strip().splitlines()[0]

@@ -63,6 +63,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such checkpoint")
+    from poselift.array_files import check_zip_inflation
+
+    check_zip_inflation(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file

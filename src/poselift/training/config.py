@@ -27,6 +27,15 @@ CAMERA_MODES = ("random", "h36m")
 PRECISIONS = ("fp32", "bf16")
 DEVICE_DATA = ("auto", "on", "off")
 SYNTHESIS_PLACES = ("auto", "host", "device")
+NON_NEGATIVE = (
+    "max_windows_per_epoch", "max_val_windows", "max_steps", "checkpoint_every_steps", "checkpoint_every_epochs",
+    "num_threads", "data.fps", "data.max_seconds", "optim.weight_decay", "optim.grad_clip", "loss.mpjpe",
+    "loss.velocity", "loss.bone_length", "loss.trajectory",
+)
+"""Config keys that count or weigh something: 0 switches them off, a negative value means nothing."""
+FRACTIONS = ("optim.lookahead_alpha", "optim.bn_momentum_start", "optim.bn_momentum_end")
+"""Config keys that are shares in [0, 1]."""
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -221,9 +230,25 @@ class TrainConfig:
         if not 0.0 <= self.data.arm_swap <= 1.0:
             found = self.data.arm_swap
             raise InputError(None, f"config key 'data.arm_swap' must be in [0, 1], found {found}")
-        for key in ("optim.lr", "optim.lr_end"):
+        for key in ("optim.lr", "optim.lr_end", "optim.eps"):
             if not _get(self, key) > 0:
                 raise InputError(None, f"config key '{key}' must be > 0, found {_get(self, key)}")
+        for key in NON_NEGATIVE:
+            if _get(self, key) < 0:
+                raise InputError(None, f"config key '{key}' must be >= 0, found {_get(self, key)}")
+        for key in FRACTIONS:
+            value = _get(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(None, f"config key '{key}' must be in [0, 1], found {value}")
+        if self.data.views_per_clip < 1 or self.data.downsample < 1:
+            raise InputError(None, "config keys 'data.views_per_clip' and 'data.downsample' must be >= 1, found "
+                                   f"{self.data.views_per_clip} and {self.data.downsample}")
+        if self.data.fps > MAX_FPS:
+            raise InputError(None, f"config key 'data.fps' must be at most {MAX_FPS:g}, found {self.data.fps}")
+        if self.model.dropout is not None and not 0.0 <= self.model.dropout < 1.0:
+            raise InputError(None, f"config key 'model.dropout' must be in [0, 1), found {self.model.dropout}")
+        if not all(0.0 <= beta < 1.0 for beta in self.optim.betas):
+            raise InputError(None, f"config key 'optim.betas' must be in [0, 1), found {list(self.optim.betas)}")
         for key, unit in (("data.height_range", "metres"), ("data.speed_range", "factors")):
             bounds = _get(self, key)
             if bounds and not (len(bounds) == 2 and 0 < bounds[0] <= bounds[1]):
@@ -283,6 +308,8 @@ def _read_config_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
         kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         raise InputError(path, f"not a valid {kind} config: {error}") from None
+    if not isinstance(data, dict):
+        raise InputError(path, f"a config must be a table of keys (a JSON object), found a {type(data).__name__}")
     base = data.pop("base", None)
     if base is None:
         return data
@@ -319,11 +346,17 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 
 def config_from_dict(data: dict[str, Any], source: str | None = None) -> TrainConfig:
     """Build a TrainConfig from nested plain data, converting every value to its field's type."""
+    if not isinstance(data, dict):
+        raise InputError(source, f"a config must be a table of keys, found a {type(data).__name__}")
     data = dict(data)
-    model = dict(data.pop("model", {}) or {})
+    model = data.pop("model", {}) or {}
     if not isinstance(model, dict):
-        raise InputError(source, "config key 'model' must be a table")
-    overrides = dict(model.pop("overrides", {}) or {})
+        raise InputError(source, f"config key 'model' must be a table ([model] name = ...), found {model!r}")
+    model = dict(model)
+    overrides = model.pop("overrides", {}) or {}
+    if not isinstance(overrides, dict):
+        raise InputError(source, f"config key 'model.overrides' must be a table, found {overrides!r}")
+    overrides = dict(overrides)
     known = {f.name for f in dataclasses.fields(ModelConfig)} - {"overrides"}
     for key in list(model):
         if key not in known:

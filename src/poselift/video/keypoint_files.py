@@ -15,22 +15,29 @@ Formats (auto-detected from the path and content):
 
 Frame numbers come from image ids / file names ("frame_000012.jpg" -> 12); numbering is taken as 1-based
 when the smallest number is 1 and none is 0. Frames in between without entries are frames with nobody.
+A file is read into at most max(MIN_FRAME_SPAN, FRAMES_PER_ENTRY x its frames with entries) frames: a frame
+number beyond that is refused, so a tiny file cannot claim a billion frames.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from poselift.errors import InputError
+from poselift.keypoints_io import check_coordinates, check_image_size, numeric_array
 from poselift.video.layouts import Layout, get_layout, layout_for_joint_count
 
 FORMATS = ("auto", "coco", "openpose", "alphapose", "vp3d", "npz")
+MIN_FRAME_SPAN = 100_000
+"""Frames any keypoint file may span (about an hour at 30 fps), however few of them have entries."""
+FRAMES_PER_ENTRY = 100
+"""Beyond MIN_FRAME_SPAN, the frames a file may span per frame that has entries."""
+MAX_FPS = 1000.0
 
 
 @dataclass
@@ -120,11 +127,9 @@ def detect_format(path: Path) -> str:
 
 
 def _npz_keys(path: Path) -> set[str]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return set(data.files)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InputError(path, f"not a readable npz file ({error})") from None
+    from poselift.array_files import array_keys
+
+    return array_keys(path)
 
 
 def _load_json(path: Path):
@@ -141,7 +146,7 @@ def _frame_number(key) -> int | None:
         return None
     if isinstance(key, int | np.integer):
         return int(key)
-    if isinstance(key, float) and key.is_integer():
+    if isinstance(key, float) and key.is_integer() and abs(key) < 2**62:
         return int(key)
     numbers = re.findall(r"\d+", str(key))
     return int(numbers[-1]) if numbers else None
@@ -150,6 +155,8 @@ def _frame_number(key) -> int | None:
 def _frame_indices(keys: list) -> dict:
     """Map each distinct image key to a frame index (numbers when every key has one, else sorted order)."""
     distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return {}
     numbers = {key: _frame_number(key) for key in distinct}
     if all(n is not None for n in numbers.values()) and len(set(numbers.values())) == len(distinct):
         offset = 1 if min(numbers.values()) == 1 else 0
@@ -157,10 +164,17 @@ def _frame_indices(keys: list) -> dict:
     return {key: i for i, key in enumerate(sorted(distinct, key=str))}
 
 
-def _frames_from(per_frame: dict[int, list[Detection]]) -> list[list[Detection]]:
+def _frames_from(per_frame: dict[int, list[Detection]], source: Path) -> list[list[Detection]]:
+    """Frames 0..last, empty where the file has no entry; the span is checked against the entries first."""
     if not per_frame:
         return []
-    last = max(per_frame)
+    first, last = min(per_frame), max(per_frame)
+    if first < 0:
+        raise InputError(source, f"negative frame number {first}")
+    limit = max(MIN_FRAME_SPAN, FRAMES_PER_ENTRY * len(per_frame))
+    if last >= limit:
+        raise InputError(source, f"frame number {last:,} is beyond the {limit:,} frames a file with "
+                                 f"{len(per_frame):,} frames of entries may span (image ids or file names wrong?)")
     return [per_frame.get(t, []) for t in range(last + 1)]
 
 
@@ -171,7 +185,7 @@ def _track_id(value) -> int | None:
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return None if number < 0 else number
 
@@ -198,11 +212,39 @@ def _pick_layout(source: Path, count: int, layout: str | None, what: str) -> tup
 
 
 def _triplets(values, source: Path, where: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or array.size % 3 or array.size == 0:
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nesting
+        array = np.asarray([], dtype=object)
+    if array.ndim != 1 or array.size % 3 or array.size == 0 or array.dtype == object:
         raise InputError(source, f"{where}: keypoints must be a flat list of x, y, score triplets, "
-                                 f"found {array.size} values")
-    return array.reshape(-1, 3)
+                                 f"found {array.size if array.dtype != object else 'a nested or mixed list of'} "
+                                 "values")
+    array = numeric_array(array, source, f"{where}: keypoints")
+    if not np.isfinite(array).all():
+        raise InputError(source, f"{where}: keypoints contain NaN or infinite values")
+    return check_coordinates(array, source, f"{where}: keypoints").reshape(-1, 3)
+
+
+def _bbox(value, source: Path, where: str) -> np.ndarray | None:
+    """A bbox [x, y, w, h] as (4,) x0, y0, x1, y1 pixels, None when absent."""
+    if value is None:
+        return None
+    try:
+        box = numeric_array(value, source, f"{where}: bbox").reshape(-1)
+    except ValueError:
+        box = np.zeros(0)
+    if box.size < 4 or not np.isfinite(box[:4]).all():
+        raise InputError(source, f"{where}: bbox must be [x, y, width, height] numbers")
+    x, y, w, h = check_coordinates(box[:4], source, f"{where}: bbox")
+    return np.array([x, y, x + w, y + h])
+
+
+def _image_key(value, source: Path, where: str):
+    """An image id as given (text or a number); InputError for lists, objects and the like."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InputError(source, f"{where}: image_id must be a number or a file name, found {type(value).__name__}")
+    return value
 
 
 def _normalise_scores(frames: list[list[Detection]]) -> list[str]:
@@ -230,15 +272,19 @@ def _read_json_list(path: Path, format: str, layout: str | None) -> KeypointFile
     data = _load_json(path)
     image_sizes = {}
     if isinstance(data, dict) and "annotations" in data:  # a COCO annotation file (ground truth)
-        images = {img.get("id"): img for img in data.get("images", []) if isinstance(img, dict)}
+        if not isinstance(data["annotations"], list) or not isinstance(data.get("images", []), list):
+            raise InputError(path, "COCO annotation file: 'annotations' and 'images' must be lists")
+        images = {_image_key(img.get("id"), path, f"images[{n}]"): img
+                  for n, img in enumerate(data.get("images", [])) if isinstance(img, dict)}
         entries = []
-        for ann in data["annotations"]:
+        for n, ann in enumerate(data["annotations"]):
             if not isinstance(ann, dict):
                 continue
-            image = images.get(ann.get("image_id"), {})
+            image = images.get(_image_key(ann.get("image_id"), path, f"annotations[{n}]"), {})
             key = image.get("file_name", ann.get("image_id"))
             if "width" in image and "height" in image:
-                image_sizes[(image["width"], image["height"])] = True
+                size = check_image_size([image["width"], image["height"]], path, f"annotations[{n}]: image size")
+                image_sizes[(int(size[0]), int(size[1]))] = True
             entries.append({**ann, "image_id": key, "visibility_flags": True})
         data = entries
     if not isinstance(data, list):
@@ -251,7 +297,7 @@ def _read_json_list(path: Path, format: str, layout: str | None) -> KeypointFile
             raise InputError(path, f"entry {n}: expected an object with image_id and keypoints")
         if entry.get("category_id", 1) not in (1, "1", "person"):
             continue
-        keys.append(entry["image_id"])
+        keys.append(_image_key(entry["image_id"], path, f"entry {n}"))
     index = _frame_indices(keys)
     per_frame: dict[int, list[Detection]] = {}
     chosen = None
@@ -268,21 +314,16 @@ def _read_json_list(path: Path, format: str, layout: str | None) -> KeypointFile
         scores = triplets[:, 2]
         if entry.get("visibility_flags"):
             scores = (scores > 0).astype(np.float64)
-        bbox = entry.get("bbox", entry.get("box"))
-        if bbox is not None and len(bbox) >= 4:
-            x, y, w, h = (float(v) for v in bbox[:4])
-            bbox = np.array([x, y, x + w, y + h])
-        else:
-            bbox = None
+        bbox = _bbox(entry.get("bbox", entry.get("box")), path, f"entry {n}")
         detection = Detection(
             keypoints=triplets[:, :2].copy(), scores=scores.copy(),
             track_id=_track_id(entry.get("idx", entry.get("track_id"))),
-            score=float(entry["score"]) if isinstance(entry.get("score"), int | float) else None, bbox=bbox,
+            score=_score(entry.get("score")), bbox=bbox,
         )
         per_frame.setdefault(index[entry["image_id"]], []).append(detection)
     if chosen is None:
         raise InputError(path, "no person detections (category_id 1) in the file")
-    frames = _frames_from(per_frame)
+    frames = _frames_from(per_frame, path)
     notes = _normalise_scores(frames)
     size = next(iter(image_sizes)) if len(image_sizes) == 1 else None
     return KeypointFile(path, format, chosen, frames, image_size=size, notes=notes)
@@ -323,8 +364,16 @@ def _read_openpose(path: Path, format: str, layout: str | None) -> KeypointFile:
         per_frame[index[name]] = detections
     if chosen is None:
         raise InputError(path, f"no person in any of the {len(files)} OpenPose frame file(s)")
-    frames = _frames_from(per_frame)
+    frames = _frames_from(per_frame, path)
     return KeypointFile(path, "openpose", chosen, frames, notes=_normalise_scores(frames))
+
+
+def _score(value) -> float | None:
+    """A detection's score when it is a finite number, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if np.isfinite(number) else None
 
 
 def _openpose_layout(count: int) -> str | None:
@@ -342,7 +391,7 @@ def _read_vp3d(path: Path, format: str, layout: str | None) -> KeypointFile:
             return _vp3d_custom(path, data["positions_2d"], metadata, layout)
         if "boxes" in data and "keypoints" in data:
             return _vp3d_detections(path, data["boxes"], data["keypoints"], metadata, layout)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise InputError(path, f"malformed VideoPose3D file ({type(error).__name__}: {error})") from None
     raise InputError(path, "expected VideoPose3D keys positions_2d+metadata or boxes+keypoints+metadata")
 
@@ -355,15 +404,17 @@ def _vp3d_custom(path: Path, positions: dict, metadata: dict, layout: str | None
                                "split it or convert the one you want to our npz")
     name, cameras = next(iter(positions.items()))
     views = cameras.get("custom", next(iter(cameras.values()))) if isinstance(cameras, dict) else cameras
-    keypoints = np.asarray(views[0], dtype=np.float64)
+    keypoints = numeric_array(views[0], path, f"positions_2d[{name!r}]")
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise InputError(path, f"positions_2d[{name!r}]: expected (T, J, 2), found {keypoints.shape}")
+    check_coordinates(keypoints, path, f"positions_2d[{name!r}]")
     layout_name = layout or {"coco": "coco17", "h36m": "h36m17"}.get(str(metadata.get("layout_name")), None)
     chosen, used = _pick_layout(path, keypoints.shape[1], layout_name, f"positions_2d[{name!r}]")
     size = None
     video_meta = metadata.get("video_metadata", {}).get(name, {}) if isinstance(metadata, dict) else {}
     if "w" in video_meta and "h" in video_meta:
-        size = (int(video_meta["w"]), int(video_meta["h"]))
+        checked = check_image_size([video_meta["w"], video_meta["h"]], path, "video_metadata size")
+        size = (int(checked[0]), int(checked[1]))
     frames = []
     for kp in keypoints[:, :used]:
         ok = np.isfinite(kp).all(-1)
@@ -380,13 +431,17 @@ def _vp3d_detections(path: Path, boxes, keypoints, metadata: dict, layout: str |
         frame_kp = keypoints[t][1] if len(keypoints[t]) > 1 else np.zeros((0, 4, chosen.num_joints))
         detections = []
         for b, k in zip(np.asarray(frame_boxes), np.asarray(frame_kp), strict=False):
-            k = np.asarray(k, dtype=np.float64)  # (4, J): x, y, logit, probability
+            k = numeric_array(k, path, f"frame {t}: keypoints")  # (4, J): x, y, logit, probability
             if k.shape != (4, chosen.num_joints):
                 raise InputError(path, f"frame {t}: keypoints must be (4, {chosen.num_joints}), found {k.shape}")
+            check_coordinates(k[:2], path, f"frame {t}: keypoints")
             detections.append(Detection(k[:2].T.copy(), k[3].copy(), score=float(b[4]) if len(b) > 4 else None,
                                         bbox=np.asarray(b[:4], dtype=np.float64)))
         frames.append(detections)
-    size = (int(metadata["w"]), int(metadata["h"])) if "w" in metadata and "h" in metadata else None
+    size = None
+    if "w" in metadata and "h" in metadata:
+        checked = check_image_size([metadata["w"], metadata["h"]], path, "metadata size")
+        size = (int(checked[0]), int(checked[1]))
     return KeypointFile(path, "vp3d", chosen, frames, image_size=size, notes=_normalise_scores(frames))
 
 
@@ -399,7 +454,7 @@ def _read_npz(path: Path, format: str, layout: str | None) -> KeypointFile:
     confidence = arrays.get("confidence")
     if confidence is None:
         confidence = np.ones(keypoints.shape[:2])
-    confidence = np.asarray(confidence, dtype=np.float64)
+    confidence = numeric_array(confidence, path, "confidence")
     if confidence.shape != keypoints.shape[:2]:
         raise InputError(path, f"confidence: expected shape {keypoints.shape[:2]}, found {confidence.shape}")
     layout_name = layout or (str(arrays["layout"]) if "layout" in arrays else ("h36m17" if count == 17 else None))
@@ -416,6 +471,11 @@ def _read_npz(path: Path, format: str, layout: str | None) -> KeypointFile:
         keypoints = image_coordinates(keypoints, *size).astype(np.float64)
         normalized = False
     valid = arrays.get("valid")
+    if valid is not None:
+        valid = numeric_array(np.asarray(valid).astype(np.int8) if np.asarray(valid).dtype == bool else valid,
+                              path, "valid")
+        if valid.shape != (len(keypoints),):
+            raise InputError(path, f"valid: expected shape ({len(keypoints)},), found {valid.shape}")
     frames = []
     for t in range(len(keypoints)):
         if valid is not None and not bool(valid[t]):
@@ -426,6 +486,14 @@ def _read_npz(path: Path, format: str, layout: str | None) -> KeypointFile:
             frames.append([])
             continue
         frames.append([Detection(np.nan_to_num(keypoints[t, :used]), np.where(ok, confidence[t, :used], 0.0))])
-    fps = float(arrays["fps"]) if "fps" in arrays else None
+    fps = _fps(arrays["fps"], path) if "fps" in arrays else None
     return KeypointFile(path, "npz", chosen, frames, image_size=size, fps=fps, notes=_normalise_scores(frames),
                         normalized=normalized)
+
+
+def _fps(value, source: Path) -> float:
+    """A frame rate from a file: one finite number in (0, MAX_FPS]."""
+    rate = numeric_array(value, source, "fps").reshape(-1)
+    if rate.shape != (1,) or not 0 < rate[0] <= MAX_FPS:
+        raise InputError(source, f"fps must be one number in (0, {MAX_FPS:g}], found {rate.tolist()[:4]}")
+    return float(rate[0])
