@@ -108,7 +108,7 @@ def planned_shapes(config: Any, source: str | Path | None = None) -> dict[str, t
     """
     import torch
 
-    from poselift.models.registry import build_model
+    from poselift.models.families import build_model
 
     check_structure(config, source)
     try:
