@@ -188,15 +188,60 @@ def test_video_source_with_a_stand_in_detector(tmp_path):
         def detect(self, image):
             self.calls += 1
             if self.calls == 3:
-                return None  # nobody found: the frame is skipped
+                return None  # nobody found: the frame says so (present=False)
             keypoints = np.tile([[32.0, 24.0]], (17, 1)) + np.arange(17)[:, None]
             return Detection(keypoints=keypoints, scores=np.ones(17))
 
     detector = StandIn()
     frames = list(video_keypoints(str(path), detector))
-    assert detector.calls == 10 and len(frames) == 9
+    assert detector.calls == 10 and len(frames) == 10
+    assert [f.present for f in frames] == [True, True, False] + [True] * 7
+    frames = [f for f in frames if f.present]
     times = [f.time for f in frames]
     assert times[0] == 0.0 and times[-1] == pytest.approx(9 / 50, abs=1e-6)
     assert all(f.keypoints.shape == (17, 2) and np.abs(f.keypoints).max() < 1.5 for f in frames)
+    assert all(f.confidence is not None and f.confidence.shape == (17,) for f in frames)
     with pytest.raises(InputError, match="no such file"):
         list(video_keypoints(str(tmp_path / "missing.mp4"), detector))
+
+
+def test_nobody_and_phantoms_are_not_streamed_and_vmc_says_so():
+    """Frames without a person, and a 'person' whose skeleton jumps, send /VMC/Ext/OK 0 and no bones; a real
+    person is streamed once seen plausibly for most of a second, and the stream restarts clean after a gap."""
+    from poselift.export import osc
+    from poselift.export.vmc import decode_frame
+    from poselift.live import Frame2D, run_live
+    from poselift.video.plausibility import PersonGate
+    from poselift.video.synthetic import synthesize_walk
+
+    clip = synthesize_walk(seconds=3.0)
+    walk = clip.keypoints_2d / 320.0 - [1.0, 0.5625]
+    rng = np.random.default_rng(0)
+    frames = [Frame2D(np.zeros((17, 2)), t / 30, present=False) for t in range(15)]              # empty room
+    frames += [Frame2D(rng.uniform(-1, 1, (17, 2)), (15 + t) / 30) for t in range(30)]         # a phantom
+    frames += [Frame2D(walk[t], (45 + t) / 30) for t in range(60)]                             # a person
+    frames += [Frame2D(np.zeros((17, 2)), (105 + t) / 30, present=False) for t in range(10)]   # gone again
+
+    class Recorder:
+        def __init__(self):
+            self.packets = []
+
+        def send(self, rig, hips, local):
+            from poselift.export.vmc import frame_bundle
+
+            self.packets.append(decode_frame(osc.decode(osc.encode(frame_bundle(rig, hips, local, 0.0)))))
+
+        def send_absent(self):
+            from poselift.export.vmc import absent_bundle
+
+            self.packets.append(decode_frame(osc.decode(osc.encode(absent_bundle(0.0)))))
+
+    resets, pushed = [], []
+    vmc = Recorder()
+    result = run_live(frames, lambda kp: pushed.append(kp) or np.zeros((17, 3)) + 0.1 * np.arange(17)[:, None],
+                      vmc=vmc, gate=PersonGate(), reset=lambda: resets.append(1))
+    ok = [p["ok"] for p in vmc.packets]
+    assert ok[:45] == [0] * 45 and all(not p["bones"] for p in vmc.packets[:45])  # nobody, then a phantom
+    assert 30 <= ok[45:105].count(1) <= 60 and ok[45:105][-1] == 1                  # the walker, after ~0.8 s
+    assert ok[105:] == [0] * 10
+    assert result.frames == len(pushed) == ok.count(1) and len(resets) >= 2

@@ -40,6 +40,10 @@ class Frame2D:
     keypoints: np.ndarray
     time: float
     detect_seconds: float = 0.0
+    confidence: np.ndarray | None = None
+    """(17,) the detector's confidence per joint, when it gives one."""
+    present: bool = True
+    """False for a frame in which the detector found nobody (keypoints are then meaningless)."""
 
 
 @dataclass
@@ -170,7 +174,7 @@ def open_video(source: str):
 
 def video_keypoints(source: str, detector: Any | None = None) -> Iterator[Frame2D]:
     """Frames from a camera/file/URL through the 2D detector (poselift.video.detector), converted to the
-    Human3.6M layout; a file plays at its own rate. Frames where nobody is found are skipped."""
+    Human3.6M layout; a file plays at its own rate. A frame where nobody is found comes with present=False."""
     from poselift.camera import normalize_screen_coordinates
     from poselift.video.layouts import to_h36m
 
@@ -196,10 +200,11 @@ def video_keypoints(source: str, detector: Any | None = None) -> Iterator[Frame2
             detection = detector.detect(image)
             detect_seconds = time.perf_counter() - t0
             if detection is None:
+                yield Frame2D(np.zeros((17, 2)), stamp, detect_seconds, present=False)
                 continue
-            xy, _ = to_h36m(detection.keypoints, detection.scores, detector.layout)
+            xy, scores = to_h36m(detection.keypoints, detection.scores, detector.layout)
             height, width = image.shape[:2]
-            yield Frame2D(normalize_screen_coordinates(xy, width, height), stamp, detect_seconds)
+            yield Frame2D(normalize_screen_coordinates(xy, width, height), stamp, detect_seconds, scores)
     finally:
         container.close()
 
@@ -284,10 +289,15 @@ def run_live(
     max_frames: int | None = None,
     on_pose: Callable[[int, np.ndarray], None] | None = None,
     session: LiveSession | None = None,
+    gate: Any | None = None,
+    reset: Callable[[], None] | None = None,
 ) -> LiveResult:
     """Lift and send frames as they come. push: (17, 2) -> (17, 3) (a LiftStream's push); vmc: a VmcSender;
     ws: a PoseServer; smooth: a OneEuroFilter; record: keep the (filtered) poses for a BVH; session: where the
-    poses and latencies go as they are made (pass one to keep them when something else ends the run).
+    poses and latencies go as they are made (pass one to keep them when something else ends the run); gate:
+    a poselift.video.plausibility.PersonGate: while it sees nobody who looks like a person (and for any frame
+    without a person) nothing is lifted, recorded or sent but /VMC/Ext/OK 0, and `reset` (the stream's) is
+    called so that a person who comes back starts from a clean window.
     Stops at the end of the frames, after max_frames, or on KeyboardInterrupt (Ctrl-C)."""
     poser = LivePoser(naming=naming)
     session = LiveSession() if session is None else session
@@ -295,7 +305,19 @@ def run_live(
     kept = session.poses
     count = session.frames
     try:
+        streaming = True
         for item in frames:
+            there = item.present and (gate is None or gate.update(item.keypoints, item.confidence, True, item.time))
+            if gate is not None and not item.present:
+                gate.update(item.keypoints, None, False, item.time)
+            if not there:
+                if vmc is not None:
+                    vmc.send_absent()
+                if streaming and reset is not None:
+                    reset()
+                streaming = False
+                continue
+            streaming = True
             t0 = time.perf_counter()
             pose = np.asarray(push(item.keypoints), dtype=np.float64)
             if smooth is not None:

@@ -122,8 +122,12 @@ def _run(args: argparse.Namespace) -> int:
             from poselift.export.filters import OneEuroFilter
 
             smooth = OneEuroFilter(min_cutoff=args.min_cutoff, beta=args.beta, freq=fps)
+        from poselift.video.plausibility import PersonGate
+
+        # The built-in detector's frames pass the person check; JSON lines are the sender's own people.
+        gate = None if args.source == "-" else PersonGate()
         run_live(frames, stream.push, vmc=vmc, ws=ws, smooth=smooth, record=bool(args.record), fps=fps,
-                 max_frames=args.max_frames, session=session)
+                 max_frames=args.max_frames, session=session, gate=gate, reset=stream.reset)
         failed = False
     finally:
         restore_sigterm()

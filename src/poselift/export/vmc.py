@@ -75,6 +75,12 @@ def frame_bundle(rig: Rig, hips_position: np.ndarray, local_rotations: np.ndarra
     return osc.Bundle(elements, osc.IMMEDIATELY)
 
 
+def absent_bundle(seconds: float) -> osc.Bundle:
+    """A VMC bundle saying nobody is tracked: /VMC/Ext/OK 0 and the time, no bones."""
+    return osc.Bundle([osc.Message("/VMC/Ext/OK", [0], "i"), osc.Message("/VMC/Ext/T", [float(seconds)], "f")],
+                      osc.IMMEDIATELY)
+
+
 def decode_frame(packet: osc.Message | osc.Bundle) -> dict:
     """Read a VMC packet back: {"time": float | None, "ok": int | None, "root": (pos, q_xyzw),
     "bones": {name: (pos (3,), q_xyzw (4,))}} in Unity coordinates, as received."""
@@ -119,12 +125,19 @@ class VmcSender:
 
     def send(self, rig: Rig, hips_position: np.ndarray, local_rotations: np.ndarray) -> int:
         """Send one frame; returns the datagram size in bytes."""
-        data = osc.encode(frame_bundle(rig, hips_position, local_rotations, time.monotonic() - self.start))
+        self.frames_sent += 1
+        return self._send(frame_bundle(rig, hips_position, local_rotations, time.monotonic() - self.start))
+
+    def send_absent(self) -> int:
+        """Say that nobody is tracked now (/VMC/Ext/OK 0, no bones); returns the datagram size in bytes."""
+        return self._send(absent_bundle(time.monotonic() - self.start))
+
+    def _send(self, bundle: osc.Bundle) -> int:
+        data = osc.encode(bundle)
         try:
             self.socket.sendto(data, self.address)
         except OSError:
             pass  # UDP: nobody listening (ICMP port unreachable) is not an error for a live stream
-        self.frames_sent += 1
         return len(data)
 
     def close(self) -> None:

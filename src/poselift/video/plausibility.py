@@ -88,3 +88,32 @@ def check_person(
     if speed > max_speed:
         reasons.append(f"moves {speed:.1f} body heights/s > {max_speed:g}")
     return PersonCheck(not reasons, seconds, mean_confidence, bone_spread, speed, reasons)
+
+
+class PersonGate:
+    """The live form of check_person: over the last `window` seconds of frames, is someone who looks like a
+    person there? `update` takes one frame and answers; a person is streamed only once they have been seen
+    plausibly for most of a window (about 0.8 s), and nobody is streamed while no one (or a phantom) is there."""
+
+    def __init__(self, window: float = 1.0, **limits: float):
+        self.window = float(window)
+        self.limits = limits
+        self._frames: list[tuple[float, np.ndarray, np.ndarray, bool]] = []
+
+    def update(self, keypoints: np.ndarray, confidence: np.ndarray | None, present: bool, time: float) -> bool:
+        """One frame: keypoints (17, 2) (any consistent unit), confidence (17,) or None (all 1), present (someone
+        detected), time (seconds) -> whether a person is there to stream."""
+        conf = np.ones(17) if confidence is None else np.asarray(confidence, dtype=np.float64)
+        self._frames.append((float(time), np.asarray(keypoints, dtype=np.float64), conf, bool(present)))
+        while self._frames and self._frames[0][0] < time - self.window:
+            self._frames.pop(0)
+        if not present or len(self._frames) < 3:
+            return False
+        times = np.array([f[0] for f in self._frames])
+        steps = np.diff(times)
+        fps = 1.0 / float(np.median(steps[steps > 0])) if (steps > 0).any() else 30.0
+        shown = np.array([f[3] for f in self._frames])
+        points = np.stack([np.where(f[3], f[1].T, 0.0).T for f in self._frames])
+        verdict = check_person(points, np.stack([f[2] for f in self._frames]), shown, fps,
+                               min_seconds=0.8 * self.window, **self.limits)
+        return verdict.is_person
