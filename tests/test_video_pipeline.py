@@ -152,16 +152,6 @@ def test_cli_video_runs_and_reports_errors_in_one_line(tmp_path, clip, capsys):
     assert status == 2 and error == [f"poselift: error: {tmp_path / 'missing.mp4'}: no such file"]
 
 
-@pytest.mark.slow
-def test_demo_runs_end_to_end_and_scores_itself(tmp_path, capsys):
-    status = main(["demo", "-o", str(tmp_path / "demo"), "--seconds", "1.5", "--quiet"])
-    assert status == 0
-    scores = json.loads((tmp_path / "demo" / "demo_scores.json").read_text())
-    assert {"mpjpe", "root_position_error", "height_error"} <= set(scores)
-    assert OUTPUTS <= {p.name for p in (tmp_path / "demo").iterdir()}
-    assert "viewer.html" in capsys.readouterr().out
-
-
 def test_video_bvh_output_reproduces_the_world_poses(tmp_path, clip, inputs):
     from poselift.data.bvh import forward_kinematics, read_bvh
 
