@@ -33,11 +33,14 @@ def rasterize(xy: np.ndarray, z: np.ndarray, faces: np.ndarray, width: int, heig
     tz = z[faces]
     area = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
             - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
-    keep = (tz.min(axis=1) > NEAR) & (np.abs(area) > 1e-12)
+    # Element-wise over the three corners: numpy's min/max along a length-3 axis is ~10x slower here.
+    keep = (np.minimum(np.minimum(tz[:, 0], tz[:, 1]), tz[:, 2]) > NEAR) & (np.abs(area) > 1e-12)
     if cull_back:
         keep &= area < 0
-    lo = np.floor(tri.min(axis=1) - 0.5).astype(np.int64) + 1
-    hi = np.floor(tri.max(axis=1) - 0.5).astype(np.int64)
+    low = np.minimum(np.minimum(tri[:, 0], tri[:, 1]), tri[:, 2])
+    high = np.maximum(np.maximum(tri[:, 0], tri[:, 1]), tri[:, 2])
+    lo = np.floor(low - 0.5).astype(np.int64) + 1
+    hi = np.floor(high - 0.5).astype(np.int64)
     lo = np.maximum(lo, 0)
     hi = np.minimum(hi, [width - 1, height - 1])
     keep &= (hi >= lo).all(axis=1)
