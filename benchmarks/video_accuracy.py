@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--height", default=None, metavar="METRES|true",
+                        help="tell the chain this height (as `poselift video --height`), or each person's true one")
     parser.add_argument("--keep", type=Path, help="keep the rendered videos, truth and outputs in this folder")
     args = parser.parse_args(argv)
 
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"video_accuracy: error: missing BVH files: {missing[:3]}", file=sys.stderr)
         return 2
     report = video_accuracy(files, views=args.views, seconds=args.seconds, people=args.people, seed=args.seed,
-                            model=args.model, work_dir=args.keep, progress=True)
+                            model=args.model, work_dir=args.keep, progress=True,
+                            person_height=args.height if args.height in (None, "true") else float(args.height))
     report["settings"]["set"] = None if args.bvh else args.set_name
     text = markdown(report)
     print(text)

@@ -117,10 +117,12 @@ def detector_offsets(predicted: list[Predicted], assignment: np.ndarray, truth: 
 
 def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4.0, people: int = 1,
                    seed: int = 0, model=None, work_dir: str | Path | None = None, progress: bool = False,
-                   long_side: int = 640) -> dict:
+                   long_side: int = 640, person_height: float | str | None = None) -> dict:
     """Render each clip through `views` random cameras (with `people` people per scene: the clip's motion and
     the next clips' motions), run the video chain with the true focal length, and score poselift and
-    MediaPipe's own 3D. Returns {"summary": {...}, "detector_offsets_mm": {...}, "clips": [...], "settings"}."""
+    MediaPipe's own 3D. `person_height`: as `poselift video --height` (metres), or "true" to tell each scene's
+    first person's true height (an upper bound on what a height buys). Returns {"summary": {...},
+    "detector_offsets_mm": {...}, "clips": [...], "settings"}."""
     from poselift.video.pipeline import make_lifter, process_video
 
     start = time.perf_counter()
@@ -141,8 +143,9 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
                 video = root / f"{name}.mp4"
                 truth = render_scene(scene, video, root / f"{name}_truth.npz")
                 try:
+                    height = float(truth.heights[0]) if person_height == "true" else person_height
                     result = process_video(video, root / name, focal=float(scene.camera.focal[0]), lifter=lifter,
-                                           render=False, viewer=False, progress=progress)
+                                           render=False, viewer=False, progress=progress, person_height=height)
                     found = {"poselift": poselift_people(result),
                              "mediapipe": mediapipe_people(result.detections, len(truth.times))}
                 except InputError as error:  # nobody found: every present frame is missed
@@ -177,7 +180,7 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
     return {"summary": summary, "detector_offsets_mm": detector, "clips": entries,
             "settings": {"files": [str(f) for f in files], "views": views, "seconds": seconds, "people": people,
                          "seed": seed, "model": str(model) if model is not None else "default",
-                         "long_side": long_side},
+                         "long_side": long_side, "person_height": person_height},
             "seconds": round(time.perf_counter() - start, 1)}
 
 
