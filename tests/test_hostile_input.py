@@ -327,3 +327,14 @@ def test_websocket_server_checks_origin_and_binds_loopback():
         assert server.refused == 1
         connect(url, origin="null").close()
         connect(url).close()
+
+
+def test_lifter_refuses_a_roll_angle_that_is_not_a_number_or_out_of_range():
+    from poselift.inference import Lifter
+    from poselift.models.registry import create_model
+
+    model = create_model("atcn_27f")
+    for bad in (float("nan"), -1.0, 91.0):
+        with pytest.raises(InputError, match="roll_tta"):
+            Lifter(model, roll_tta=bad)
+

@@ -362,6 +362,19 @@ def test_resume_after_a_crash_is_bit_identical(data_files, reference_run, tmp_pa
         assert row["val_mpjpe_mm"] == ref["val_mpjpe_mm"] and row["train_loss_mm"] == ref["train_loss_mm"]
 
 
+def test_resuming_a_checkpoint_with_tensors_of_the_wrong_shape_is_a_one_line_error(data_files, reference_run,
+                                                                                    tmp_path):
+    run_dir = tmp_path / "tampered"
+    run_dir.mkdir()
+    checkpoint = load_checkpoint(reference_run / "last.pt")
+    name = next(k for k, v in checkpoint["model"].items() if v.ndim == 3)
+    checkpoint["model"][name] = checkpoint["model"][name][..., 0]  # one rank fewer
+    torch.save(checkpoint, run_dir / "last.pt")
+    with pytest.raises(InputError) as error:
+        train(_config(data_files, run_dir), log=lambda message: None)
+    assert "last.pt" in str(error.value) and "does not fit" in str(error.value) and "\n" not in str(error.value)
+
+
 def test_fast_training_form_trains_the_same_weights_as_the_plain_model(data_files, tmp_path):
     """The channels-last training form is an implementation detail: without dropout (whose masks it draws in
     another order) a run through it ends with the plain run's weights, under the plain model's state keys."""

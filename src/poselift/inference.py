@@ -95,6 +95,8 @@ class Lifter:
         self.flip = flip
         self.roll_tta = float(roll_tta)
         """Degrees: also lift the input turned by +-roll_tta about the image centre (0: off; 3x the passes)."""
+        if not 0.0 <= self.roll_tta <= 90.0:
+            raise InputError(None, f"roll_tta must be 0-90 degrees, found {roll_tta!r}")
         self.batch_size = batch_size
         self.chunk_frames = chunk_frames
         self.meta: dict[str, Any] = dict(getattr(module, "meta", {}))

@@ -335,8 +335,12 @@ class _Run:
         self.module = module
         self.optimizer = build_optimizer(module.parameters(), config.optim)
         if checkpoint is not None:
-            module.load_state_dict(checkpoint["model"])
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            try:
+                module.load_state_dict(checkpoint["model"])
+                self.optimizer.load_state_dict(checkpoint["optimizer"])
+            except (RuntimeError, ValueError, KeyError, TypeError) as error:
+                detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+                raise InputError(checkpoint_path, f"checkpoint does not fit this config's model ({detail})") from None
             rng = checkpoint["rng"]
             restore_rng_state(rng[info.rank] if info.rank < len(rng) else rng[0])
             self.log(f"poselift train: resuming {checkpoint_path} at epoch {self.state.epoch + 1}, "
