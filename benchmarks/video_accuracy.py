@@ -91,6 +91,13 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def _height(text: str) -> float | str | None:
+    """--height's value for video_accuracy(person_height=...)."""
+    from poselift.body_size import ADULT_HEIGHT
+
+    return {"true": "true", "adult": ADULT_HEIGHT, "model": None}.get(text) or float(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bvh", nargs="+", type=Path, help="BVH files (default: the --set under ../shared)")
@@ -103,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--height", default=None, metavar="METRES|true",
-                        help="tell the chain this height (as `poselift video --height`), or each person's true one")
+    parser.add_argument("--height", default="adult", metavar="METRES|true|adult|model",
+                        help="the height the chain is told: metres (as `poselift video --height`), each person's "
+                             "true one, an adult's (the default, as `poselift video`) or the model's own size")
     parser.add_argument("--keep", type=Path, help="keep the rendered videos, truth and outputs in this folder")
     args = parser.parse_args(argv)
 
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = video_accuracy(files, views=args.views, seconds=args.seconds, people=args.people, seed=args.seed,
                             model=args.model, work_dir=args.keep, progress=True,
-                            person_height=args.height if args.height in (None, "true") else float(args.height))
+                            person_height=_height(args.height))
     report["settings"]["set"] = None if args.bvh else args.set_name
     text = markdown(report)
     print(text)

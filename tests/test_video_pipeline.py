@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,8 +12,11 @@ from poselift.body_size import stature
 from poselift.cli import main
 from poselift.errors import InputError
 from poselift.video.keypoint_files import read_keypoints
-from poselift.video.pipeline import process_video
+from poselift.video.pipeline import process_video as _process_video
 from poselift.video.synthetic import synthesize_walk, write_stick_video
+
+# These tests use stand-in lifters whose size is exact: keep it (the pipeline's default gives an adult's height).
+process_video = partial(_process_video, person_height=None)
 
 OUTPUTS = {"poses_3d.npz", "poses_3d.json", "keypoints_2d.npz", "render.mp4", "viewer.html"}
 
@@ -99,6 +103,11 @@ def test_a_known_height_scales_the_person_and_their_distance(tmp_path, clip, inp
     with pytest.raises(InputError, match="give metres"):
         process_video(None, tmp_path / "c", keypoints=inputs / "walk.npz", lifter=small, person_height=175.0)
     assert not (tmp_path / "c").exists()
+    from poselift.body_size import ADULT_HEIGHT
+
+    untold = _process_video(None, tmp_path / "d", keypoints=inputs / "walk.npz", focal=clip.focal, lifter=small,
+                            render=False, viewer=False, progress=False)  # the pipeline's own default
+    assert stature(untold.person.poses_3d) == pytest.approx(ADULT_HEIGHT, rel=1e-3)
 
 
 def test_nobody_in_the_clip_is_one_error_and_no_output(tmp_path, clip, inputs):

@@ -59,8 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write person_<id>.bvh per person and animation.bvh (the main person) "
                              "(joint naming: humanoid rig or the 17 Human3.6M names)")
     parser.add_argument("--height", type=ranged(float, above=0), default=None, metavar="METRES",
-                        help="the person's height: scales the 3D skeleton (and its distance) to it; otherwise the "
-                             "size the model learnt (docs/model-cards.md)")
+                        help="the people's height: scales the 3D skeleton (and its distance) to it (default: an "
+                             "adult's, 1.70 m)")
+    parser.add_argument("--model-size", action="store_true",
+                        help="keep the size the model learnt (its training actors', about 1.55 m) instead")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -77,9 +79,18 @@ def run(args: argparse.Namespace) -> int:
             person=args.person, all_people=not args.main_only, focal=args.focal, model=args.model,
             render=not args.no_render, viewer=not args.no_viewer, max_gap=args.max_gap,
             min_confidence=args.min_confidence, interpolation=args.interpolation, image_size=args.image_size,
-            fps=args.fps, progress=not args.quiet, bvh=args.bvh, person_height=args.height,
+            fps=args.fps, progress=not args.quiet, bvh=args.bvh, person_height=_height(args),
             detector=args.detector,
             min_person_seconds=MIN_PERSON_SECONDS if args.min_person_seconds is None else args.min_person_seconds,
         )
     print(result.summary())
     return 0
+
+
+def _height(args: argparse.Namespace) -> float | None:
+    """The height to give people: the one told, else an adult's, or None (the model's own size)."""
+    from poselift.body_size import ADULT_HEIGHT
+
+    if args.model_size:
+        return None
+    return args.height if args.height is not None else ADULT_HEIGHT

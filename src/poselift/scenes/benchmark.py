@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poselift.body_size import ADULT_HEIGHT
 from poselift.data.mocap import load_clip
 from poselift.errors import InputError
 from poselift.scenes.scene import Renderer, Truth, random_scene, render_scene
@@ -117,12 +118,12 @@ def detector_offsets(predicted: list[Predicted], assignment: np.ndarray, truth: 
 
 def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4.0, people: int = 1,
                    seed: int = 0, model=None, work_dir: str | Path | None = None, progress: bool = False,
-                   long_side: int = 640, person_height: float | str | None = None) -> dict:
+                   long_side: int = 640, person_height: float | str | None = ADULT_HEIGHT) -> dict:
     """Render each clip through `views` random cameras (with `people` people per scene: the clip's motion and
     the next clips' motions), run the video chain with the true focal length, and score poselift and
-    MediaPipe's own 3D. `person_height`: as `poselift video --height` (metres), or "true" to tell each scene's
-    first person's true height (an upper bound on what a height buys). Returns {"summary": {...},
-    "detector_offsets_mm": {...}, "clips": [...], "settings"}."""
+    MediaPipe's own 3D. `person_height`: as `process_video`'s (metres; the default adult's, None for the
+    model's own size), or "true" to tell each scene's first person's true height (what knowing it buys).
+    Returns {"summary": {...}, "detector_offsets_mm": {...}, "clips": [...], "settings"}."""
     from poselift.video.pipeline import make_lifter, process_video
 
     start = time.perf_counter()

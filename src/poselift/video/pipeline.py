@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from poselift.atomic import save_npz_atomic, write_text_atomic
-from poselift.body_size import check_height, scale_to_height
+from poselift.body_size import ADULT_HEIGHT, check_height, scale_to_height
 from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
 from poselift.skeleton import H36M17
@@ -253,7 +253,7 @@ def process_video(
     progress: bool = True,
     panel_height: int = 480,
     bvh: str | None = None,
-    person_height: float | None = None,
+    person_height: float | None = ADULT_HEIGHT,
     detector: str = "multi",
     min_person_seconds: float = MIN_PERSON_SECONDS,
 ) -> VideoResult:
@@ -267,7 +267,8 @@ def process_video(
     person) or "single" (BlazePose's one). `bvh` ("humanoid" or "h36m" naming) also writes one BVH per person
     (`person_<id>.bvh`, its valid span) and `animation.bvh` (the main person) for retargeting.
     `person_height` (metres): scale each lifted person to this nominal stature (poselift.body_size), which
-    also places them at the matching distance; otherwise the size is the model's training data's.
+    also places them at the matching distance; by default an adult's (ADULT_HEIGHT, 1.70 m); None keeps the
+    size the model learnt from its training data.
     Raises InputError (and writes nothing) when the input is unusable or nobody is in it.
     """
     from poselift.video.decode import probe_video, read_timestamps
