@@ -22,6 +22,7 @@ from torch import nn
 
 from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
+from poselift.geometry.euler import axis_rotation
 from poselift.skeleton import H36M17, SKELETONS, Skeleton
 
 LIFT_PRECISIONS = ("fp32", "tf32", "bf16")
@@ -146,8 +147,6 @@ class Lifter:
             return self._lift_view(keypoints)
         # A camera rolled by a about its optical axis sees the 2D turned by a about the principal point (the
         # origin of normalised screen coordinates) and the 3D turned by a about the camera's z axis.
-        from poselift.data.bvh import axis_rotation
-
         poses = self._lift_view(keypoints).astype(np.float64)
         for degrees in (-self.roll_tta, self.roll_tta):
             turn = axis_rotation("Z", degrees)
