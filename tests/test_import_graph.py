@@ -49,10 +49,10 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 LAYERS = (
     ("errors", "atomic", "background", "geometry"),
-    ("skeleton", "camera", "body_size", "metrics", "array_files", "keypoints_io", "evaluation"),
+    ("skeleton", "camera", "body_size", "metrics", "array_files", "keypoints_io"),
     ("data",),
     ("models",),
-    ("inference", "training"),
+    ("inference", "training", "evaluation"),
     ("export",),
     ("video", "live"),
     ("scenes",),
