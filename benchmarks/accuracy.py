@@ -70,8 +70,8 @@ def evaluate_weights(weights: str | Path, noise: str, args: argparse.Namespace) 
     """MPJPE, P-MPJPE, N-MPJPE and MPJVE (mm, flip-averaged) on the held-out styles, as `evaluate --bvh`."""
     import torch
 
-    from poselift.commands.evaluate import EvaluationData, evaluate_sequences
-    from poselift.data.mocap_eval import mocap_evaluation_sequences
+    from poselift.evaluation import EvaluationData, evaluate_sequences
+    from poselift.evaluation.mocap import mocap_evaluation_sequences
     from poselift.inference import Lifter
     from poselift.skeleton import H36M17
 

@@ -46,7 +46,7 @@ def camera_tilt_degrees(rotation: np.ndarray) -> float:
 
 
 def main() -> int:
-    from poselift.data.mocap_eval import mocap_evaluation_sequences
+    from poselift.evaluation.mocap import mocap_evaluation_sequences
     from poselift.inference import Lifter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -422,7 +422,7 @@ def shipped(frames: int, stream_frames: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     real = None
     if SHARED_MOCAP.is_dir():
-        from poselift.data.mocap_eval import mocap_evaluation_sequences
+        from poselift.evaluation.mocap import mocap_evaluation_sequences
 
         files = sorted(SHARED_MOCAP.rglob("*.bvh"))[:12]
         real = [s.keypoints_2d for s in mocap_evaluation_sequences(files, views_per_clip=2, max_seconds=8.0)]

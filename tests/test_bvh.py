@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poselift.data.bvh import euler_to_matrix, forward_kinematics, matrix_to_euler, parse_bvh, read_bvh
+from poselift.data.bvh import forward_kinematics, parse_bvh, read_bvh
 from poselift.errors import InputError
+from poselift.geometry.euler import euler_to_matrix, matrix_to_euler
 
 CHAIN = """HIERARCHY
 ROOT Hips

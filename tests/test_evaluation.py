@@ -113,7 +113,7 @@ def h36m_files(tmp_path, rng):
 def h36m_data(path_3d, path_2d, **kwargs):
     import argparse
 
-    from poselift.commands.evaluate import load_evaluation_data
+    from poselift.evaluation import load_evaluation_data
 
     args = argparse.Namespace(dataset="h36m", data_3d=path_3d, data_2d=path_2d, subjects=None, actions=None)
     vars(args).update(kwargs)
@@ -121,7 +121,7 @@ def h36m_data(path_3d, path_2d, **kwargs):
 
 
 def test_evaluate_core_with_a_stand_in_lifter(h36m_files):
-    from poselift.commands.evaluate import evaluate_sequences, predict
+    from poselift.evaluation import evaluate_sequences, predict
 
     data = h36m_data(*h36m_files)
     assert len(data.sequences) == 2 * 2 * 4 and data.name == "Human3.6M"

@@ -10,11 +10,11 @@ import pytest
 from poselift.cli import main
 from poselift.data.bvh import forward_kinematics, read_bvh
 from poselift.errors import InputError
-from poselift.export import quaternions as quat
 from poselift.export.bvh_writer import animate, export_bvh
 from poselift.export.rig import POINT_JOINT, STANDARD_LENGTHS, rest_pose, retarget, symmetric_bone_lengths
-from poselift.export.rotations import EULER_ORDERS
 from poselift.export.world import camera_to_world
+from poselift.geometry import quaternions as quat
+from poselift.geometry.euler import EULER_ORDERS
 from poselift.skeleton import H36M17
 
 PARENTS = np.array(H36M17.parents)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poselift.export import quaternions as quat
 from poselift.export.filters import OneEuroFilter, filter_sequence, smoothing_factor
+from poselift.geometry import quaternions as quat
 
 
 def test_first_frame_passes_and_still_noise_is_reduced(rng):

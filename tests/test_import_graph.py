@@ -1,4 +1,4 @@
-"""poselift's modules import one another without circles (lazy imports inside functions count too)."""
+"""poselift's modules import one another without circles and never up the layers (lazy imports count too)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,53 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
         if name not in state:
             visit(name, [name])
     return circles
+
+
+LAYERS = (
+    ("errors", "atomic", "background", "geometry"),
+    ("skeleton", "camera", "body_size", "metrics", "array_files", "keypoints_io"),
+    ("data",),
+    ("models",),
+    ("inference", "training", "evaluation"),
+    ("export",),
+    ("video", "live"),
+    ("scenes",),
+    ("commands", "cli", "__main__"),
+)
+"""poselift's layers from the ground up (docs/architecture.md): a module imports only its own layer or below."""
+
+
+def _layer(module: str) -> int:
+    """The layer of a poselift module, by its first name below `poselift` (KeyError for an unplaced one)."""
+    top = module.split(".")[1]
+    return next(n for n, names in enumerate(LAYERS) if top in names)
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs where a module imports from a higher layer; the package itself is exempt
+    (its `__init__` is lazy, and `from poselift import metrics` names the package too)."""
+    return [
+        (name, target)
+        for name in sorted(graph)
+        if name != "poselift"
+        for target in sorted(graph[name])
+        if target != "poselift" and _layer(target) > _layer(name)
+    ]
+
+
+def test_every_module_has_a_layer() -> None:
+    for name in _import_graph():
+        if name != "poselift":
+            _layer(name)
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    graph = {"poselift.data.synthesis": {"poselift.export.rotations"}, "poselift.export.rotations": set()}
+    assert _upward_imports(graph) == [("poselift.data.synthesis", "poselift.export.rotations")]
+
+
+def test_no_import_runs_up_the_layers() -> None:
+    assert _upward_imports(_import_graph()) == []
 
 
 def test_the_search_finds_a_circle() -> None:

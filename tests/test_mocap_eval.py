@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from poselift.cli import main
-from poselift.data.mocap_eval import mocap_evaluation_sequences
+from poselift.evaluation.mocap import mocap_evaluation_sequences
 from poselift.models.registry import create_model
 from poselift.models.weights import save_weights
 

@@ -11,7 +11,6 @@ import pytest
 
 from poselift.errors import InputError
 from poselift.export import osc
-from poselift.export import quaternions as quat
 from poselift.export.rig import JOINTS, STANDARD_LENGTHS, build_rig, retarget
 from poselift.export.rotations import solve_rotations
 from poselift.export.vmc import (
@@ -23,6 +22,7 @@ from poselift.export.vmc import (
     to_unity_position,
     to_unity_quaternion,
 )
+from poselift.geometry import quaternions as quat
 
 
 def test_message_bytes_follow_the_spec():

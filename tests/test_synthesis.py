@@ -23,10 +23,10 @@ from poselift.data.synthesis import (
     perturb_limb_angles,
     ping_pong,
     random_camera,
-    resample_joints,
     synthesize,
 )
 from poselift.errors import InputError
+from poselift.geometry.resample import resample_rate
 from poselift.skeleton import H36M17
 
 # A standing person (metres, Y up, facing +Z, left = +X), Human3.6M order.
@@ -80,14 +80,14 @@ def check_in_view(seq: PoseSequence) -> None:
 
 def test_resampling_lengths_and_values():
     joints = np.random.default_rng(0).normal(size=(121, 17, 3))
-    down = resample_joints(joints, 120.0, 30.0)
+    down = resample_rate(joints, 120.0, 30.0)
     assert down.shape == (31, 17, 3)
     np.testing.assert_allclose(down, joints[::4])
     ramp = np.arange(31, dtype=np.float64)[:, None, None] * np.ones((1, 17, 3))  # 1 unit per frame at 30 fps
-    up = resample_joints(ramp, 30.0, 50.0)
+    up = resample_rate(ramp, 30.0, 50.0)
     assert up.shape == (51, 17, 3)
     np.testing.assert_allclose(up[:, 0, 0], np.arange(51) * 0.6, atol=1e-12)
-    assert resample_joints(joints[:1], 30.0, 50.0).shape == (1, 17, 3)
+    assert resample_rate(joints[:1], 30.0, 50.0).shape == (1, 17, 3)
 
 
 def test_synthesize_resamples_to_the_requested_rate():

@@ -10,9 +10,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from poselift.export.viewer import ViewerPerson, build_html, write_viewer
 from poselift.video.render import LEFT_COLOUR, RIGHT_COLOUR, panel_size, render_video
 from poselift.video.synthetic import synthesize_walk
-from poselift.video.viewer import ViewerPerson, build_html, write_viewer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from poselift.geometry.quaternions import to_matrix as quaternion_to_matrix
+
 
 def normalize_screen_coordinates(xy: np.ndarray, width: float, height: float) -> np.ndarray:
     """Pixels -> normalised screen coordinates: x/w*2-1, y/w*2-h/w (x in [-1, 1], aspect kept). (..., 2)."""
@@ -125,19 +127,6 @@ def project(points_cam: np.ndarray, camera: Camera, distort_lens: bool = True) -
     if distort_lens and (camera.k is not None or camera.p is not None):
         xy = distort(xy, camera.k, camera.p)
     return xy * focal + np.asarray(camera.centre, dtype=points.dtype)
-
-
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions (..., 4) as (w, x, y, z) -> rotation matrices (..., 3, 3)."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    rows = (
-        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
-        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
-        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
-    )
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
 
 
 def camera_from_quaternion(

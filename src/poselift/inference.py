@@ -22,7 +22,8 @@ from torch import nn
 
 from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
-from poselift.skeleton import H36M17, SKELETONS, Skeleton
+from poselift.geometry.euler import axis_rotation
+from poselift.skeleton import H36M17, SKELETONS, Skeleton, flip_average, mirror_poses
 
 LIFT_PRECISIONS = ("fp32", "tf32", "bf16")
 
@@ -148,8 +149,6 @@ class Lifter:
             return self._lift_view(keypoints)
         # A camera rolled by a about its optical axis sees the 2D turned by a about the principal point (the
         # origin of normalised screen coordinates) and the 3D turned by a about the camera's z axis.
-        from poselift.data.bvh import axis_rotation
-
         poses = self._lift_view(keypoints).astype(np.float64)
         for degrees in (-self.roll_tta, self.roll_tta):
             turn = axis_rotation("Z", degrees)
@@ -159,15 +158,11 @@ class Lifter:
 
     def mirror_2d(self, keypoints: torch.Tensor) -> torch.Tensor:
         """(..., J, 2) keypoints seen in a mirror: left and right swapped, x negated."""
-        mirrored = keypoints[..., self._flip_in.to(keypoints.device), :].clone()
-        mirrored[..., 0] *= -1
-        return mirrored
+        return mirror_poses(keypoints, self._flip_in.to(keypoints.device))
 
-    def mirror_3d(self, poses: torch.Tensor) -> torch.Tensor:
-        """(..., J, 3) poses lifted from mirrored input, mirrored back."""
-        back = poses[..., self._flip_out.to(poses.device), :].clone()
-        back[..., 0] *= -1
-        return back
+    def flip_average(self, direct: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
+        """(..., J, 3) poses averaged with those lifted from the mirrored input, mirrored back."""
+        return flip_average(direct, mirrored, self._flip_out.to(mirrored.device))
 
     def _lift_view(self, keypoints: np.ndarray) -> np.ndarray:
         """Lift one validated (T, J, 2) view, flip-averaged when `flip`."""
@@ -178,15 +173,11 @@ class Lifter:
                 if not self.flip:
                     return self._lift_views(padded[None])[0].float().cpu().numpy()
                 both = self._lift_views(torch.stack([padded, self.mirror_2d(padded)])).float()
-                return ((both[0] + self.mirror_3d(both[1])) / 2).cpu().numpy()
+                return self.flip_average(both[0], both[1]).cpu().numpy()
         with torch.inference_mode(), self.precision_context():
             poses = self._lift_padded(padded)
             if self.flip:
-                mirrored = padded[:, self._flip_in].clone()
-                mirrored[..., 0] *= -1
-                flipped = self._lift_padded(mirrored)[:, self._flip_out]
-                flipped[..., 0] *= -1
-                poses = (poses + flipped) / 2
+                poses = self.flip_average(poses, self._lift_padded(self.mirror_2d(padded)))
         return poses.float().cpu().numpy()
 
     def _lift_views(self, padded: torch.Tensor) -> torch.Tensor:
@@ -278,12 +269,8 @@ class LiftStream:
         lifter = self.lifter
         with torch.inference_mode():
             if lifter.flip:
-                mirrored = window[:, :, lifter._flip_in].clone()
-                mirrored[..., 0] *= -1
-                out = lifter.model(torch.cat([window, mirrored]))[:, -1]
-                flipped = out[1, lifter._flip_out].clone()
-                flipped[..., 0] *= -1
-                pose = (out[0] + flipped) / 2
+                out = lifter.model(torch.cat([window, lifter.mirror_2d(window)]))[:, -1]
+                pose = lifter.flip_average(out[0], out[1])
             else:
                 pose = lifter.model(window)[0, -1]
         return pose.cpu().numpy()
@@ -317,7 +304,7 @@ class StaticWindowStream:
             if not lifter.flip:
                 return lifter.model(self.window)[0, -1].float()
             out = lifter.model(torch.cat([self.window, lifter.mirror_2d(self.window)]))[:, -1].float()
-        return (out[0] + lifter.mirror_3d(out[1])) / 2
+        return lifter.flip_average(out[0], out[1])
 
     def _capture(self) -> None:
         """Warm up on a side stream, then record `_step` into a CUDA graph; the window is left as it was."""

@@ -1,12 +1,22 @@
-"""Reading poselift's own 2D keypoint files: an .npz with `keypoints_2d` (T, J, 2) and optional extras, or a
-bare .npy array (T, J, 2) of normalised screen coordinates."""
+"""Reading poselift's own 2D keypoint input, and the checks every 2D keypoint reader shares.
+
+- files: an .npz with `keypoints_2d` (T, J, 2) and optional extras, or a bare .npy array (T, J, 2) of
+  normalised screen coordinates (`read_keypoint_arrays`, `read_keypoints_npz`: `poselift lift`, and the
+  video importer's npz format);
+- a stream: one JSON line per frame (`parse_keypoint_line`: `poselift live`, which reads line by line).
+Other tools' files (COCO, OpenPose, AlphaPose, VideoPose3D) are `poselift.video.keypoint_files`'s, with these
+same checks (`numeric_array`, `check_coordinates`, `check_image_size`).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from poselift.camera import normalize_screen_coordinates
 from poselift.errors import InputError
 
 MAX_COORDINATE = 1e6
@@ -70,3 +80,40 @@ def read_keypoints_npz(path: str | Path) -> tuple[np.ndarray, tuple[float, float
     arrays = read_keypoint_arrays(path)
     size = arrays.get("image_size")
     return arrays["keypoints_2d"], (float(size[0]), float(size[1])) if size is not None else None
+
+
+def parse_keypoint_line(line: str, source: str | Path = "<stdin>", number: int = 0) -> np.ndarray:
+    """A JSON line {"keypoints": [[x, y] x 17], "width": W, "height": H} (pixels) or without width and
+    height (already normalised screen coordinates) -> (17, 2) normalised screen coordinates."""
+    where = f"line {number}: " if number else ""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"{where}not JSON: {error.msg}") from None
+    keypoints = item.get("keypoints") if isinstance(item, dict) else item
+    try:
+        array = np.asarray(keypoints)
+    except (TypeError, ValueError):
+        array = np.zeros(0, dtype=object)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(source, f"{where}keypoints must be a list of [x, y] number pairs")
+    array = array.astype(np.float64)
+    if array.shape != (17, 2):
+        raise InputError(source, f"{where}expected 17 keypoints [x, y], found shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise InputError(source, f"{where}keypoints contain NaN or infinite values")
+    if np.abs(array).max() > MAX_COORDINATE:
+        raise InputError(source, f"{where}keypoints out of range (|value| <= {MAX_COORDINATE:g})")
+    if isinstance(item, dict) and "width" in item and "height" in item:
+        width, height = (json_number(item[key], source, f"{where}{key}") for key in ("width", "height"))
+        if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+            raise InputError(source, f"{where}width and height must be positive: 1 to {MAX_IMAGE_SIDE} pixels")
+        array = normalize_screen_coordinates(array, width, height)
+    return array
+
+
+def json_number(value: Any, source: str | Path, what: str) -> float:
+    """A finite JSON number (not text, not a boolean), as float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(float(value)):
+        raise InputError(source, f"{what} must be a finite number, found {value!r}"[:200])
+    return float(value)

@@ -13,11 +13,9 @@ puts the lower ankle at ankle height above the floor in every frame.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -26,11 +24,10 @@ from poselift.errors import InputError
 from poselift.export.rig import STANDARD_LENGTHS, build_rig, retarget, symmetric_bone_lengths
 from poselift.export.rotations import solve_rotations
 from poselift.export.world import camera_to_world
+from poselift.keypoints_io import json_number, parse_keypoint_line
+from poselift.video.decode import open_video
 
 STAGES = ("detect", "lift", "send")
-MAX_COORDINATE = 1e6
-"""Largest |x| or |y| of an input keypoint (pixels or normalised)."""
-MAX_IMAGE_SIDE = 100_000
 
 
 @dataclass
@@ -80,45 +77,6 @@ class LatencyLog:
 # --------------------------------------------------------------------------------------------- sources
 
 
-def parse_keypoint_line(line: str, source: str = "<stdin>", number: int = 0) -> np.ndarray:
-    """A JSON line {"keypoints": [[x, y] x 17], "width": W, "height": H} (pixels) or without width and
-    height (already normalised screen coordinates) -> (17, 2) normalised screen coordinates."""
-    from poselift.camera import normalize_screen_coordinates
-
-    where = f"line {number}: " if number else ""
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(source, f"{where}not JSON: {error.msg}") from None
-    keypoints = item.get("keypoints") if isinstance(item, dict) else item
-    try:
-        array = np.asarray(keypoints)
-    except (TypeError, ValueError):
-        array = np.zeros(0, dtype=object)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise InputError(source, f"{where}keypoints must be a list of [x, y] number pairs")
-    array = array.astype(np.float64)
-    if array.shape != (17, 2):
-        raise InputError(source, f"{where}expected 17 keypoints [x, y], found shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise InputError(source, f"{where}keypoints contain NaN or infinite values")
-    if np.abs(array).max() > MAX_COORDINATE:
-        raise InputError(source, f"{where}keypoints out of range (|value| <= {MAX_COORDINATE:g})")
-    if isinstance(item, dict) and "width" in item and "height" in item:
-        width, height = (_number(item[key], source, f"{where}{key}") for key in ("width", "height"))
-        if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
-            raise InputError(source, f"{where}width and height must be positive: 1 to {MAX_IMAGE_SIDE} pixels")
-        array = normalize_screen_coordinates(array, width, height)
-    return array
-
-
-def _number(value: Any, source: str, what: str) -> float:
-    """A finite JSON number (not text, not a boolean), as float."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(float(value)):
-        raise InputError(source, f"{what} must be a finite number, found {value!r}"[:200])
-    return float(value)
-
-
 def keypoint_lines(
     stream: IO[str], fps: float = 30.0, source: str = "<stdin>",
     on_bad_line: Callable[[InputError], None] | None = None,
@@ -135,7 +93,7 @@ def keypoint_lines(
             keypoints = parse_keypoint_line(line, source, number)
             item = json.loads(line)
             stamp = item.get("time") if isinstance(item, dict) else None
-            stamp = index / fps if stamp is None else _number(stamp, source, f"line {number}: time")
+            stamp = index / fps if stamp is None else json_number(stamp, source, f"line {number}: time")
             if not stamp > last_time:
                 raise InputError(source, f"line {number}: time {stamp:g} is not after the previous frame's "
                                          f"{last_time:g}")
@@ -147,29 +105,6 @@ def keypoint_lines(
         last_time = stamp
         yield Frame2D(keypoints, stamp)
         index += 1
-
-
-def open_video(source: str):
-    """Open a webcam index ("0" -> /dev/video0), a video file or a network stream URL with PyAV.
-    Returns (container, realtime): realtime is False for files, which are then paced to their timestamps."""
-    import av
-
-    try:
-        if source.isdigit():
-            if sys.platform.startswith("linux"):
-                device, fmt = f"/dev/video{source}", "v4l2"
-            elif sys.platform == "darwin":
-                device, fmt = source, "avfoundation"
-            else:
-                device, fmt = f"video={source}", "dshow"
-            return av.open(device, format=fmt), True
-        if "://" in source:
-            return av.open(source, timeout=10.0), True
-        if not Path(source).exists():
-            raise InputError(source, "no such file (and not a camera index or URL)")
-        return av.open(source), False
-    except av.FFmpegError as error:
-        raise InputError(source, f"cannot open video source ({error.strerror or error})") from None
 
 
 def video_keypoints(source: str, detector: Any | None = None) -> Iterator[Frame2D]:

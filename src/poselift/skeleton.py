@@ -7,6 +7,7 @@ other layouts (COCO, Halpe, MediaPipe, ...) are converted to it explicitly where
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,20 @@ HUMANEVA15 = Skeleton(
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, HUMANEVA15)}
 
 
-def flip_poses(poses: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
-    """Mirror poses horizontally: negate x and swap left and right joints. poses: (..., J, C)."""
-    out = poses[..., skeleton.flip_permutation(), :].copy()
+def mirror_poses(poses: Any, permutation: Any) -> Any:
+    """Poses (..., J, C), a numpy array or a torch tensor, seen in a mirror: joints reordered by `permutation`
+    (a skeleton's `flip_permutation`, left <-> right) and x negated; a new array."""
+    out = poses[..., permutation, :]  # advanced indexing: a copy
     out[..., 0] *= -1
     return out
+
+
+def flip_average(direct: Any, mirrored_output: Any, permutation: Any) -> Any:
+    """Flip averaging (test-time augmentation): the mean of the output for the input and the output for the
+    mirrored input, mirrored back. (..., J, 3) numpy arrays or torch tensors; used by every lifting path."""
+    return (direct + mirror_poses(mirrored_output, permutation)) / 2
+
+
+def flip_poses(poses: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """Mirror poses horizontally: negate x and swap left and right joints. poses: (..., J, C)."""
+    return mirror_poses(poses, skeleton.flip_permutation())

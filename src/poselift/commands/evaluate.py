@@ -1,19 +1,14 @@
-"""`poselift evaluate`: benchmark a model on Human3.6M or HumanEva-I (community files), all four protocols.
+"""`poselift evaluate`: benchmark a model on Human3.6M, HumanEva-I or motion capture, all four protocols.
 
-The dataset-specific part is `load_evaluation_data(args)`, which returns sequences; everything after it
-(lifting with and without flip averaging, the report) works on any list of PoseSequence, so other
-sources (e.g. motion capture through synthesis) only add a branch there.
+The command parses arguments, loads the model and prints; the work is `poselift.evaluation`'s
+(`load_evaluation_data`, `evaluate_sequences`, `format_markdown`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from poselift.commands import BATCH_SIZE, FPS, ROLL_DEGREES, ranged
 
@@ -53,119 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=BATCH_SIZE, default=1024, help="windows per forward pass")
 
 
-@dataclass
-class EvaluationData:
-    """What to evaluate on: sequences (2D input, 3D ground truth) and how to describe and group them."""
-
-    sequences: list[Any]
-    skeleton: Any
-    name: str
-    sources: dict[str, str] = field(default_factory=dict)
-    action_group: Callable[[str], str] | None = None
-
-
-def _split(text: str | None, default: Sequence[str] | None) -> list[str] | None:
-    if text is None:
-        return None if default is None else list(default)
-    if text.strip().lower() in ("all", "*", ""):
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def load_evaluation_data(args: argparse.Namespace) -> EvaluationData:
-    """The dataset-specific part: read the files named by the arguments into PoseSequences."""
-    from poselift.errors import InputError
-
-    if getattr(args, "bvh", None):
-        from poselift.data.mocap_eval import DEFAULT_EVAL_SEED, mocap_evaluation_sequences
-        from poselift.skeleton import H36M17
-
-        seed = DEFAULT_EVAL_SEED if args.seed is None else args.seed
-        sequences = mocap_evaluation_sequences(
-            args.bvh, cameras=args.cameras, views_per_clip=args.views, noise=args.noise,
-            fps=args.fps or 30.0, seed=seed, max_seconds=args.max_seconds or None,
-            styles=_split(args.styles, None), mapping=args.mapping,
-        )
-        sources = {"bvh": ", ".join(map(str, args.bvh)), "cameras": args.cameras, "views": str(args.views),
-                   "noise": args.noise, "seed": str(seed), "styles": args.styles or "all"}
-        return EvaluationData(sequences, H36M17, "motion capture", sources)
-    if not args.data_3d or not args.data_2d:
-        raise InputError(None, f"--dataset {args.dataset} needs --data-3d and --data-2d")
-    sources = {"data_3d": str(args.data_3d), "data_2d": str(args.data_2d)}
-    if args.dataset == "h36m":
-        from poselift.data import h36m
-        from poselift.skeleton import H36M17
-
-        subjects = _split(args.subjects, h36m.TEST_SUBJECTS)
-        actions = _split(args.actions, None)
-        sequences = h36m.load_h36m_sequences(args.data_3d, args.data_2d, subjects, actions)
-        return EvaluationData(sequences, H36M17, "Human3.6M", sources, h36m.normalize_action_name)
-    if args.dataset == "humaneva":
-        from poselift.data import humaneva
-        from poselift.skeleton import HUMANEVA15
-
-        subjects = _split(args.subjects, humaneva.TEST_SUBJECTS)
-        actions = _split(args.actions, humaneva.TEST_ACTIONS)
-        sequences = humaneva.load_humaneva_sequences(args.data_3d, args.data_2d, subjects, actions)
-        return EvaluationData(sequences, HUMANEVA15, "HumanEva-I", sources)
-    raise InputError(None, f"unknown dataset {args.dataset!r}")
-
-
-LiftFn = Callable[[np.ndarray], np.ndarray]
-"""(T, J, 2) normalised screen coordinates -> (T, J, 3) root-relative metres (no flip averaging)."""
-
-
-def predict(
-    sequences: Sequence[Any], lift: LiftFn, skeleton: Any, flip: bool = True, progress: bool = False
-) -> dict[str, dict[tuple[str, str, str], np.ndarray]]:
-    """Lift every sequence: {"no_flip": {key: (T, J, 3)}, "flip": {...}} (flip = mean with the mirrored pass).
-
-    The flip pass mirrors the 2D input (negate x, swap left/right), lifts it, mirrors the output back and
-    averages it with the direct output: the same test-time augmentation as Lifter(flip=True), in 2 passes.
-    """
-    from poselift.skeleton import flip_poses
-
-    out: dict[str, dict[tuple[str, str, str], np.ndarray]] = {"no_flip": {}}
-    if flip:
-        out["flip"] = {}
-    iterator: Any = sequences
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(sequences, desc="lifting", unit="seq", disable=not sys.stderr.isatty())
-    for seq in iterator:
-        key = (seq.subject, seq.action, seq.camera)
-        direct = np.asarray(lift(seq.keypoints_2d), dtype=np.float64)
-        out["no_flip"][key] = direct.astype(np.float32)  # float32 storage: the whole test set stays small
-        if flip:
-            mirrored = flip_poses(np.asarray(seq.keypoints_2d), skeleton)
-            back = flip_poses(np.asarray(lift(mirrored), dtype=np.float64), skeleton)
-            out["flip"][key] = ((direct + back) / 2).astype(np.float32)
-    return out
-
-
-def evaluate_sequences(
-    data: EvaluationData, lift: LiftFn, flip: bool = True, progress: bool = False
-) -> dict[str, Any]:
-    """Lift the sequences and build the report (poselift.evaluation) for both prediction sets."""
-    from poselift.errors import InputError
-    from poselift.evaluation import default_action_group, evaluate_predictions
-
-    if not data.sequences:
-        raise InputError(None, f"{data.name}: no sequences match the chosen subjects and actions")
-    ground_truth = {(s.subject, s.action, s.camera): s.poses_3d for s in data.sequences}
-    if len(ground_truth) != len(data.sequences):
-        raise InputError(None, f"{data.name}: duplicate (subject, action, camera) sequences")
-    predictions = predict(data.sequences, lift, data.skeleton, flip=flip, progress=progress)
-    report = evaluate_predictions(
-        ground_truth, predictions, data.skeleton.joint_names, data.action_group or default_action_group
-    )
-    report["dataset"] = data.name
-    report["sources"] = dict(data.sources)
-    report["subjects"] = sorted({s.subject for s in data.sequences})
-    return report
-
-
 def _headline(report: dict[str, Any]) -> str:
     parts = []
     for variant, figures in report["variants"].items():
@@ -181,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from poselift.atomic import write_text_atomic
     from poselift.errors import InputError
-    from poselift.evaluation import format_markdown
+    from poselift.evaluation import evaluate_sequences, format_markdown, load_evaluation_data
     from poselift.inference import Lifter
     from poselift.models.registry import load_model
 

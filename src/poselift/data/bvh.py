@@ -1,4 +1,4 @@
-"""BVH motion capture files: a tolerant reader and vectorised forward kinematics.
+"""BVH motion capture files: a tolerant reader, and forward kinematics of a file's motion.
 
 BVH conventions honoured here:
 - each joint's CHANNELS line gives its own channel order; rotation channels compose in the order listed
@@ -9,7 +9,7 @@ BVH conventions honoured here:
 - world position of a joint = parent position + parent world rotation @ local translation; world
   rotation = parent world rotation @ local rotation.
 CRLF/CR line endings, tabs, blank lines and any layout of tokens over lines are accepted; malformed files
-raise InputError naming the file and the line.
+raise InputError naming the file and the line. The Euler and kinematics maths are `poselift.geometry`'s.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from poselift.errors import InputError
+from poselift.geometry import kinematics
+from poselift.geometry.euler import euler_to_matrix
 
 _CHANNEL_NAMES = {
     name.lower(): name
@@ -81,66 +83,6 @@ class BvhMotion:
             return self.joint_names.index(joint_name)
         except ValueError:
             raise InputError(self.source, f"no joint named {joint_name!r}") from None
-
-
-# ---------------------------------------------------------------------------------------------- rotations
-
-
-def axis_rotation(axis: str, angles_deg: np.ndarray) -> np.ndarray:
-    """Rotation matrices about one axis ('X', 'Y' or 'Z') by angles in degrees. (...,) -> (..., 3, 3)."""
-    a = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
-    axis = axis.upper()
-    if axis not in ("X", "Y", "Z"):
-        raise ValueError(f"axis must be X, Y or Z, got {axis!r}")
-    i = "XYZ".index(axis)
-    j, k = (i + 1) % 3, (i + 2) % 3
-    c, s = np.cos(a), np.sin(a)
-    out = np.zeros(a.shape + (3, 3))
-    out[..., i, i] = 1.0
-    out[..., j, j] = c
-    out[..., k, k] = c
-    out[..., j, k] = -s
-    out[..., k, j] = s
-    return out
-
-
-def euler_to_matrix(angles_deg: np.ndarray, order: str) -> np.ndarray:
-    """Intrinsic Euler angles (degrees) -> rotation matrices, BVH-style: order "ZXY" gives Rz @ Rx @ Ry.
-
-    angles_deg: (..., len(order)) angles in the order of `order` (any of X, Y, Z, usually three letters);
-    returns (..., 3, 3).
-    """
-    angles = np.asarray(angles_deg, dtype=np.float64)
-    if angles.shape[-1] != len(order) or not order:
-        raise ValueError(f"order {order!r} needs {len(order)} angles, got shape {angles.shape}")
-    out = axis_rotation(order[0], angles[..., 0])
-    for k in range(1, len(order)):
-        out = out @ axis_rotation(order[k], angles[..., k])
-    return out
-
-
-def matrix_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> intrinsic Euler angles in degrees (..., 3) for a 3-letter order.
-
-    The inverse of euler_to_matrix for orders with three distinct axes (e.g. "ZXY", "ZYX", "XYZ").
-    """
-    order = order.upper()
-    if len(order) != 3 or len(set(order)) != 3 or set(order) - set("XYZ"):
-        raise ValueError(f"order must be a permutation of XYZ, got {order!r}")
-    m = np.asarray(matrices, dtype=np.float64)
-    i, j, k = ("XYZ".index(a) for a in order)
-    # Sign of the permutation: +1 for cyclic orders (XYZ, YZX, ZXY), -1 otherwise.
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    middle = np.arcsin(np.clip(sign * m[..., i, k], -1.0, 1.0))
-    first = np.arctan2(-sign * m[..., j, k], m[..., k, k])
-    last = np.arctan2(-sign * m[..., i, j], m[..., i, i])
-    # Gimbal lock: cos(middle) ~ 0; put all of the remaining rotation into the first angle.
-    locked = np.abs(m[..., i, k]) > 1 - 1e-9
-    if np.any(locked):
-        alt_first = np.arctan2(sign * m[..., k, j], m[..., j, j])
-        first = np.where(locked, alt_first, first)
-        last = np.where(locked, 0.0, last)
-    return np.rad2deg(np.stack([first, middle, last], axis=-1))
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -422,16 +364,7 @@ def forward_kinematics(
     also returns the world rotation of every joint, (T, J, 3, 3).
     """
     local_rot, local_pos = local_transforms(motion, frames)
-    world_rot = np.empty_like(local_rot)
-    world_pos = np.empty_like(local_pos)
-    for j, parent in enumerate(motion.parents):
-        if parent < 0:
-            world_rot[:, j] = local_rot[:, j]
-            world_pos[:, j] = local_pos[:, j]
-        else:
-            world_rot[:, j] = world_rot[:, parent] @ local_rot[:, j]
-            offset = np.einsum("tab,tb->ta", world_rot[:, parent], local_pos[:, j])
-            world_pos[:, j] = world_pos[:, parent] + offset
+    world_pos, world_rot = kinematics.forward_kinematics(motion.parents, local_rot, local_pos)
     if return_rotations:
         return world_pos, world_rot
     return world_pos

@@ -22,31 +22,13 @@ from poselift.data.mocap import MocapClip
 from poselift.data.noise_model import _SWAP_GROUPS, _SWAP_PERMUTATIONS, JOINT_NOISE_SCALE, NOISE_LEVELS, NoiseLevel
 from poselift.data.sequences import PoseSequence
 from poselift.errors import InputError
-from poselift.export.quaternions import from_axis_angle, rotate
-from poselift.export.rotations import orthonormal_frames
+from poselift.geometry.frames import orthonormal_frames
+from poselift.geometry.quaternions import from_axis_angle, rotate
+from poselift.geometry.resample import resample_rate
 from poselift.skeleton import H36M17
 
 MIN_DEPTH = 1.0
 """Every joint of every frame stays at least this far in front of the camera (metres)."""
-
-# ------------------------------------------------------------------------------------------- resampling
-
-
-def resample_joints(joints: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
-    """Linear interpolation in time: (T, J, C) at fps_in -> (T', J, C) at fps_out, T' = floor((T-1) r) + 1."""
-    joints = np.asarray(joints)
-    if fps_in <= 0 or fps_out <= 0:
-        raise ValueError(f"frame rates must be positive, got {fps_in} and {fps_out}")
-    num_frames = joints.shape[0]
-    if num_frames < 2 or abs(fps_in - fps_out) < 1e-9:
-        return joints.copy()
-    ratio = fps_in / fps_out
-    count = int(math.floor((num_frames - 1) / ratio + 1e-9)) + 1
-    times = np.arange(count) * ratio  # in input frames
-    lower = np.minimum(np.floor(times).astype(np.int64), num_frames - 2)
-    weight = (times - lower).reshape((-1,) + (1,) * (joints.ndim - 1)).astype(joints.dtype)
-    return joints[lower] * (1 - weight) + joints[lower + 1] * weight
-
 
 # ------------------------------------------------------------------------------------ body proportions
 
@@ -532,12 +514,12 @@ def synthesize_clip(
     target_fps = clip.fps if fps is None else float(fps)
     joints, clip_fps = clip.joints_3d, clip.fps
     if abs(source_fps - target_fps) > 1e-6:
-        joints, clip_fps = resample_joints(joints, source_fps, target_fps), target_fps
+        joints, clip_fps = resample_rate(joints, source_fps, target_fps), target_fps
     if augmentation.arm_swap > 0 and donors and rng.random() < augmentation.arm_swap:
         donor = donors[int(rng.integers(len(donors)))]
         donor_joints = donor.joints_3d
         if abs(donor.fps - clip_fps) > 1e-6:
-            donor_joints = resample_joints(donor_joints, donor.fps, clip_fps)
+            donor_joints = resample_rate(donor_joints, donor.fps, clip_fps)
         joints = borrow_arms(joints, donor_joints, rng)
     if augmentation.limb_rotation > 0:
         joints = perturb_limb_angles(joints, rng, augmentation.limb_rotation, clip_fps)

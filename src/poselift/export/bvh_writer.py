@@ -18,8 +18,9 @@ import numpy as np
 from poselift.atomic import write_text_atomic
 from poselift.errors import InputError
 from poselift.export.rig import JOINTS, Rig, build_rig, retarget, symmetric_bone_lengths
-from poselift.export.rotations import _check_order, continuous_euler, solve_rotations
+from poselift.export.rotations import solve_rotations
 from poselift.export.world import on_floor, to_world
+from poselift.geometry.euler import check_euler_order, continuous_euler
 
 UNITS = {"cm": 100.0, "m": 1.0}
 """File units per metre."""
@@ -60,7 +61,7 @@ def animate(
     lengths: np.ndarray | None = None,
 ) -> BvhAnimation:
     """Poses (T, 17, 3) metres -> BvhAnimation (see export_bvh for the arguments)."""
-    order = _check_order(order)
+    order = check_euler_order(order)
     if units not in UNITS:
         raise InputError(None, f"units must be one of {', '.join(UNITS)}, found {units!r}")
     if floor not in ("auto", "keep"):

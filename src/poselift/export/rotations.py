@@ -1,4 +1,4 @@
-"""Joint rotations solved from joint positions, and their conversion to continuous Euler angles.
+"""Joint rotations of the rig solved from joint positions, and the rig's forward kinematics.
 
 Each rig joint's world rotation takes its rest-pose bone direction to the observed one (so forward
 kinematics with the rig's offsets reproduces every point exactly). The twist about that bone, which
@@ -12,22 +12,19 @@ positions alone leave open, comes from neighbouring points where the 17 points a
 - hands and the top of the head: turn with their parent;
 - everything else: swing only (the smallest rotation from the parent's frame).
 
-Rotation matrices act on column vectors; a joint's local rotation is parent_world^T @ world. Euler angles
-are BVH-style intrinsic rotations: order "ZXY" means R = Rz @ Rx @ Ry, angles in degrees.
+Rotation matrices act on column vectors; a joint's local rotation is parent_world^T @ world. Quaternions,
+Euler angles and forward kinematics themselves are `poselift.geometry`'s.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from poselift.errors import InputError
-from poselift.export import quaternions as quat
 from poselift.export.rig import JOINTS, Rig
-
-EULER_ORDERS = tuple("".join(p) for p in itertools.permutations("XYZ"))
-"""The six Tait-Bryan orders a BVH file can use ("ZXY" is the common default)."""
+from poselift.geometry import kinematics
+from poselift.geometry import quaternions as quat
+from poselift.geometry.frames import orthonormal_frames, unit
 
 BEND_MIN, BEND_FULL = np.sin(np.deg2rad(6.0)), np.sin(np.deg2rad(20.0))
 """Sines of the bend angles below which a limb's bend plane is ignored, and above which it sets the twist."""
@@ -37,17 +34,6 @@ FOLD_WEIGHT = 0.5
 
 LIMB_BEND = {"arm": np.array([0.0, 0.0, 1.0]), "leg": np.array([0.0, 0.0, -1.0])}
 """Rest-pose direction in which each limb's lower bone bends: forearms forward, shins backward."""
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def orthonormal_frames(aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Orthonormal frames (..., 3, 3) with columns [aim, ref made perpendicular to aim, aim x ref]."""
-    a = _unit(aim)
-    r = _unit(ref - np.sum(ref * a, axis=-1, keepdims=True) * a)
-    return np.stack([a, r, quat.cross(a, r)], axis=-1)
 
 
 def aim_rotation(aim0: np.ndarray, ref0: np.ndarray, aim: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -86,8 +72,8 @@ def _bend_reference(
     may be read the other way round (psi +- 180: an elbow or knee over-straightened by noise, or a locked
     knee), whichever keeps the twist closest to the previous frame's: the twist does not flip by 180 degrees.
     """
-    a = _unit(aim)
-    s = _unit(swing_ref - np.sum(swing_ref * a, axis=-1, keepdims=True) * a)
+    a = unit(aim)
+    s = unit(swing_ref - np.sum(swing_ref * a, axis=-1, keepdims=True) * a)
     u = quat.cross(a, s)
     psi_raw = np.arctan2(np.sum(bend * u, axis=-1), np.sum(bend * s, axis=-1))
     sine = np.linalg.norm(bend, axis=-1)
@@ -149,7 +135,7 @@ def solve_rotations(
             limb = "arm" if spec.point in (11, 14) else "leg"
             ref0 = quat.cross(aim0, LIMB_BEND[limb])
             lower = joints[:, spec.bend_point] - joints[:, spec.aim]
-            bend = quat.cross(_unit(aim), _unit(lower))  # length = sine of the bend angle
+            bend = quat.cross(unit(aim), unit(lower))  # length = sine of the bend angle
             previous = 0.0 if state is None else state.get(j, 0.0)
             ref, last = _bend_reference(aim, bend, swing @ ref0, previous)
             if state is not None:
@@ -166,112 +152,7 @@ def solve_rotations(
 
 def forward_kinematics(rig: Rig, root: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Positions (T, J, 3) of the rig's joints from root positions (T, 3) and local rotations (T, J, 3, 3)."""
-    num_frames = local.shape[0]
-    world_rot = np.empty_like(local)
-    pos = np.empty((num_frames, len(JOINTS), 3))
-    for j, spec in enumerate(JOINTS):
-        if spec.parent < 0:
-            world_rot[:, j] = local[:, j]
-            pos[:, j] = root
-        else:
-            world_rot[:, j] = world_rot[:, spec.parent] @ local[:, j]
-            pos[:, j] = pos[:, spec.parent] + world_rot[:, spec.parent] @ rig.offsets[j]
-    return pos
-
-
-# ------------------------------------------------------------------------------------------------ Euler
-
-
-def _check_order(order: str) -> str:
-    order = order.upper()
-    if order not in EULER_ORDERS:
-        raise InputError(None, f"Euler order must be one of {', '.join(EULER_ORDERS)}, found {order!r}")
-    return order
-
-
-def axis_matrix(axis: str, angle_deg: np.ndarray) -> np.ndarray:
-    """Rotations (..., 3, 3) about one coordinate axis ("X", "Y" or "Z") by angles in degrees."""
-    a = np.deg2rad(np.asarray(angle_deg, dtype=np.float64))
-    i = "XYZ".index(axis)
-    j, k = (i + 1) % 3, (i + 2) % 3
-    m = np.zeros(a.shape + (3, 3))
-    m[..., i, i] = 1.0
-    m[..., j, j] = m[..., k, k] = np.cos(a)
-    m[..., k, j] = np.sin(a)
-    m[..., j, k] = -np.sin(a)
-    return m
-
-
-def euler_to_matrix(angles_deg: np.ndarray, order: str = "ZXY") -> np.ndarray:
-    """Intrinsic Euler angles (..., 3) degrees, first angle about order[0] -> matrices (..., 3, 3)."""
-    order = _check_order(order)
-    angles = np.asarray(angles_deg, dtype=np.float64)
-    m = axis_matrix(order[0], angles[..., 0])
-    for n in (1, 2):
-        m = m @ axis_matrix(order[n], angles[..., n])
-    return m
-
-
-def _euler_pair(m: np.ndarray, order: str) -> tuple[np.ndarray, np.ndarray]:
-    """The two Euler solutions (..., 3) radians of matrices (..., 3, 3); the first has |middle| <= 90 deg."""
-    i, j, k = ("XYZ".index(a) for a in order)
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0  # even permutations of XYZ: XYZ, YZX, ZXY
-    middle = np.arcsin(np.clip(sign * m[..., i, k], -1.0, 1.0))
-    first = np.arctan2(-sign * m[..., j, k], m[..., k, k])
-    last = np.arctan2(-sign * m[..., i, j], m[..., i, i])
-    a = np.stack([first, middle, last], axis=-1)
-    b = np.stack([first + np.pi, np.pi - middle, last + np.pi], axis=-1)
-    return a, b
-
-
-def matrix_to_euler(matrices: np.ndarray, order: str = "ZXY") -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> intrinsic Euler angles (..., 3) degrees, middle angle in [-90, 90]."""
-    order = _check_order(order)
-    m = np.asarray(matrices, dtype=np.float64)
-    a, _ = _euler_pair(m, order)
-    a = _fix_gimbal(m, a, np.zeros_like(a[..., 2]), order)
-    return np.rad2deg((a + np.pi) % (2 * np.pi) - np.pi)
-
-
-def _fix_gimbal(m: np.ndarray, angles: np.ndarray, last_hint: np.ndarray, order: str) -> np.ndarray:
-    """Where the middle angle is +-90 degrees, keep the last angle at `last_hint` and solve the first."""
-    i, j, k = ("XYZ".index(a) for a in order)
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    locked = np.abs(np.cos(angles[..., 1])) < 1e-6
-    if not np.any(locked):
-        return angles
-    angles = angles.copy()
-    last = last_hint
-    # Remove the last two rotations: m @ R_k(-last) @ R_j(-middle) = R_i(first).
-    rest = m @ axis_matrix(order[2], -np.rad2deg(last)) @ axis_matrix(order[1], -np.rad2deg(angles[..., 1]))
-    first = np.arctan2(sign * rest[..., k, j], rest[..., j, j])
-    angles[..., 0] = np.where(locked, first, angles[..., 0])
-    angles[..., 2] = np.where(locked, last, angles[..., 2])
-    return angles
-
-
-def _nearest(angles: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Add multiples of 2 pi to each angle to bring it closest to `previous`."""
-    return angles - 2 * np.pi * np.round((angles - previous) / (2 * np.pi))
-
-
-def continuous_euler(matrices: np.ndarray, order: str = "ZXY") -> np.ndarray:
-    """Rotation matrices (T, ..., 3, 3) -> Euler angles (T, ..., 3) degrees, continuous over time (axis 0).
-
-    Per frame, of the two equivalent Euler solutions (each shifted by multiples of 360 degrees) the one
-    closest to the previous frame is kept, so curves have no 360-degree jumps or sudden flips. The first
-    frame uses the solution with the middle angle in [-90, 90] and angles in (-180, 180].
-    """
-    order = _check_order(order)
-    m = np.asarray(matrices, dtype=np.float64)
-    sol_a, sol_b = _euler_pair(m, order)
-    out = np.empty_like(sol_a)
-    first = _fix_gimbal(m[0], sol_a[0], np.zeros_like(sol_a[0][..., 2]), order)
-    out[0] = (first + np.pi) % (2 * np.pi) - np.pi
-    for t in range(1, m.shape[0]):
-        previous = out[t - 1]
-        a = _nearest(_fix_gimbal(m[t], sol_a[t], previous[..., 2], order), previous)
-        b = _nearest(_fix_gimbal(m[t], sol_b[t], previous[..., 2], order), previous)
-        use_b = np.sum(np.abs(b - previous), axis=-1) < np.sum(np.abs(a - previous), axis=-1)
-        out[t] = np.where(use_b[..., None], b, a)
-    return np.rad2deg(out)
+    parents = [spec.parent for spec in JOINTS]
+    translations = np.array(np.broadcast_to(rig.offsets, (local.shape[0], len(JOINTS), 3)), dtype=np.float64)
+    translations[:, [j for j, parent in enumerate(parents) if parent < 0]] = np.asarray(root)[:, None]
+    return kinematics.forward_kinematics(parents, local, translations)[0]

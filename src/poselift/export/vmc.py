@@ -25,8 +25,8 @@ import numpy as np
 
 from poselift.errors import InputError
 from poselift.export import osc
-from poselift.export import quaternions as quat
 from poselift.export.rig import JOINTS, Rig
+from poselift.geometry import quaternions as quat
 
 DEFAULT_PORT = 39539
 """The port VMC Marionettes (EVMC4U, VSeeFace's receiver, VMC4B, ...) listen on by default."""

@@ -99,7 +99,7 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...] = (), host: str 
 def live_viewer_page() -> str:
     """The viewer page without embedded poses; its live-mode block connects back to the page's host."""
     try:
-        from poselift.video.viewer import build_html
+        from poselift.export.viewer import build_html
     except ImportError:  # the video extra is not there: a minimal page that still counts frames
         return ("<!doctype html><title>poselift live</title><body><p>received frames: "
                 "<span id=n>0</span></p><script>var s=new WebSocket('ws://'+location.host+'/');var n=0;"

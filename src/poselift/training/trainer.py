@@ -28,7 +28,6 @@ from poselift.training import distributed, losses
 from poselift.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from poselift.training.config import TrainConfig, config_from_dict
 from poselift.training.data import build_sequences, epoch_dependent
-from poselift.training.evaluate import evaluate
 from poselift.training.optim import (
     bn_momentum,
     build_optimizer,
@@ -37,6 +36,7 @@ from poselift.training.optim import (
     set_learning_rate,
 )
 from poselift.training.report import plot_curves, write_metrics
+from poselift.training.validation import evaluate
 from poselift.training.windows import DeviceWindowSampler, WindowSampler, action_balance_weights
 
 CHECKPOINT_NAME = "last.pt"

@@ -1,5 +1,5 @@
 """Video in, 3D out: decoding, 2D keypoints (detector or imported files), tracking, gap filling,
-global trajectory and floor, rendering and the HTML viewer. The entry point is
+global trajectory and floor, rendering. The entry point is
 `poselift.video.pipeline.process_video`; modules:
 
 - decode: PyAV decoding (streamed frames, real timestamps, rotation metadata)
@@ -11,6 +11,5 @@ global trajectory and floor, rendering and the HTML viewer. The entry point is
 - resample: video timestamps <-> the model's frame rate
 - trajectory: root translation per frame, smoothing, floor plane and world frame
 - render: render.mp4 (frame + 2D skeleton beside a 3D view)
-- viewer: viewer.html (self-contained page; `window.poselift` hook)
 - synthetic: a procedural walking figure seen by a known camera (demo and tests)
 """

@@ -7,11 +7,13 @@ so variable-frame-rate video (phones, screen recordings) keeps its real timing.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +84,30 @@ def _stream_fps(stream) -> float | None:
         if rate and float(rate) > 0 and float(rate) < 1000:
             return float(rate)
     return None
+
+
+def open_video(source: str) -> tuple[Any, bool]:
+    """Open a webcam index ("0" -> /dev/video0), a video file or a network stream URL with PyAV.
+    Returns (container, realtime): realtime is False for files (opened as `iter_frames` opens them), which a
+    live reader then paces to their timestamps."""
+    import av
+
+    try:
+        if source.isdigit():
+            if sys.platform.startswith("linux"):
+                device, fmt = f"/dev/video{source}", "v4l2"
+            elif sys.platform == "darwin":
+                device, fmt = source, "avfoundation"
+            else:
+                device, fmt = f"video={source}", "dshow"
+            return av.open(device, format=fmt), True
+        if "://" in source:
+            return av.open(source, timeout=10.0), True
+    except av.FFmpegError as error:
+        raise InputError(source, f"cannot open video source ({error.strerror or error})") from None
+    if not Path(source).exists():
+        raise InputError(source, "no such file (and not a camera index or URL)")
+    return _open(source), False
 
 
 def probe_video(path: str | Path) -> VideoInfo:

@@ -488,7 +488,7 @@ def _write_outputs(result: VideoResult, source_layout: str, video: Path | None, 
             _write_bvh_files(result, bvh)
     camera = result.ground.camera_position()
     if viewer:
-        from poselift.video.viewer import ViewerPerson, write_viewer
+        from poselift.export.viewer import ViewerPerson, write_viewer
 
         with _stage(result.stage_seconds, "viewer"):
             people = [ViewerPerson(q.id, q.poses_world, q.valid, q.confidence) for q in result.people]

@@ -1,8 +1,15 @@
-"""Time resampling: video timestamps (any, even variable, frame rate) <-> the model's fixed frame rate."""
+"""Time resampling: video timestamps (any, even variable, frame rate) <-> the model's fixed frame rate.
+
+The interpolation itself is `poselift.geometry.resample.resample` (imported here for the pipeline).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from poselift.geometry.resample import resample
+
+__all__ = ["is_uniform", "resample", "resample_mask", "uniform_times"]
 
 
 def uniform_times(times: np.ndarray, fps: float) -> np.ndarray:
@@ -21,26 +28,6 @@ def is_uniform(times: np.ndarray, fps: float, tolerance: float = 0.05) -> bool:
         return True
     expected = times[0] + np.arange(times.size) / fps
     return bool(np.abs(times - expected).max() <= tolerance / fps)
-
-
-def resample(values: np.ndarray, times: np.ndarray, new_times: np.ndarray) -> np.ndarray:
-    """Linear interpolation along axis 0: values (T, ...) sampled at times (T,) -> (T2, ...) at new_times.
-
-    Outside the span the edge values are held.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    times = np.asarray(times, dtype=np.float64)
-    new_times = np.asarray(new_times, dtype=np.float64)
-    if values.shape[0] != times.shape[0]:
-        raise ValueError(f"values have {values.shape[0]} frames but times {times.shape[0]}")
-    if values.shape[0] == 1:
-        return np.repeat(values, new_times.shape[0], axis=0)
-    flat = values.reshape(values.shape[0], -1)
-    index = np.clip(np.searchsorted(times, new_times, side="right") - 1, 0, times.size - 2)
-    span = times[index + 1] - times[index]
-    weight = np.clip((new_times - times[index]) / np.where(span > 0, span, 1.0), 0.0, 1.0)[:, None]
-    out = flat[index] * (1 - weight) + flat[index + 1] * weight
-    return out.reshape((new_times.shape[0],) + values.shape[1:])
 
 
 def resample_mask(mask: np.ndarray, times: np.ndarray, new_times: np.ndarray) -> np.ndarray:

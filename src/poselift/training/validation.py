@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift.skeleton import flip_average, mirror_poses
 from poselift.training.windows import WindowSampler
 
 
@@ -34,7 +35,6 @@ def predict_windows(
     was_training = model.training
     model.eval()
     perm = torch.as_tensor(sampler.flip_permutation)
-    sign = torch.tensor([-1.0, 1.0, 1.0])
     out = []
     try:
         for begin in range(0, len(indices), batch_size):
@@ -42,9 +42,8 @@ def predict_windows(
             windows = torch.from_numpy(batch.windows).to(device)
             pred = model(windows)[:, 0].float().cpu()  # (B, J, 3)
             if flip:
-                mirrored = windows[:, :, perm.to(windows.device)] * torch.tensor([-1.0, 1.0], device=device)
-                pred_m = model(mirrored)[:, 0].float().cpu()
-                pred = (pred + pred_m[:, perm] * sign) / 2
+                pred_m = model(mirror_poses(windows, perm.to(windows.device)))[:, 0].float().cpu()
+                pred = flip_average(pred, pred_m, perm)
             out.append(pred.numpy())
     finally:
         model.train(was_training)

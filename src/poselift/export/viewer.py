@@ -32,7 +32,7 @@ class ViewerPerson:
 
 def template() -> str:
     """The viewer page template's text."""
-    return resources.files("poselift.video").joinpath("viewer.html").read_text(encoding="utf-8")
+    return resources.files("poselift.export").joinpath("viewer.html").read_text(encoding="utf-8")
 
 
 def _rounded(array: np.ndarray, decimals: int) -> list:
