@@ -54,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:34s} " + " ".join(f"{'-' if v is None else f'{v:.3g}':>{w}s}"
                                          for v, w in zip(values, (10, 13), strict=True)))
     print(f"\ndemo done in {scores['seconds']:.0f} s; open {out / 'viewer.html'} in a browser, watch "
-          f"{out / 'render.mp4'}. No height was given, so poselift gives the body its training actors' size "
+          f"{out / 'render.mp4'}. No height was given, so poselift gave the person an adult's, 1.70 m "
           "(pass --height to `poselift video` when you know it).")
     return 0
