@@ -15,7 +15,8 @@ standing at half the picture's height is 30 pixels tall there, and it misses one
 in a quarter of the frames. So a landscape frame is also looked at through square windows (side = the
 frame's height) spread along its width; the people found in the frame and in the windows are merged
 (`merge_people`): a window's landmarks beyond the window's inner edges are guesses and get no confidence,
-and of several finds of one person the one that saw most of the body is kept.
+and of several finds of one person the one that saw most of the body is kept; a small skeleton drawn inside
+a bigger person's box is dropped.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ WINDOW_ASPECT = 1.25
 """A frame at least this much wider than tall is also searched through square windows (see the module doc)."""
 SAME_PERSON = 0.15
 """Two finds whose landmarks lie this close (median, in body sizes) are one person."""
+PART_SIZE = 0.6
+"""A find smaller than this fraction of another person (box diagonal) and lying inside their box is a part of
+them (the landmark network sometimes draws a small skeleton inside a person's legs), not a person."""
 EDGE_MARGIN = 0.01
 """Landmarks within this fraction of a window's side from its inner edge, or beyond, were not seen in it."""
 
@@ -175,15 +179,32 @@ def inside_window(xy: np.ndarray, box: Sequence[int], size: tuple[int, int]) -> 
 def merge_people(found: list[list[Detection]], max_people: int = MAX_PEOPLE) -> list[Detection]:
     """One detection per person from the finds of several windows: the finds with most confidence (sum of
     landmark scores: the most of the body seen) first, each later find dropped when its landmarks lie within
-    SAME_PERSON body sizes (median) of a kept one; at most `max_people`, the window box removed."""
+    SAME_PERSON body sizes (median) of a kept one; then parts of people (`drop_parts`) go; at most
+    `max_people`, the window box removed."""
     candidates = sorted((d for window in found for d in window), key=lambda d: -float(d.scores.sum()))
     kept: list[Detection] = []
     for det in candidates:
         if len(kept) < max_people and all(_distance(det, other) >= SAME_PERSON for other in kept):
             kept.append(det)
+    kept = drop_parts(kept)
     for det in kept:
         det.bbox = None
     return kept
+
+
+def drop_parts(people: list[Detection]) -> list[Detection]:
+    """The finds that are not a small skeleton inside another: a find goes when its landmarks' box is smaller
+    than PART_SIZE x another find's (diagonal) and lies at least 80 % inside that find's box."""
+    boxes = [np.concatenate([d.keypoints.min(0), d.keypoints.max(0)]) for d in people]
+    sizes = [float(np.hypot(*(b[2:] - b[:2]))) for b in boxes]
+    out = []
+    for k, (box, size) in enumerate(zip(boxes, sizes, strict=True)):
+        area = max(float(np.prod(box[2:] - box[:2])), 1e-9)
+        inside = [float(np.prod(np.clip(np.minimum(box[2:], other[2:]) - np.maximum(box[:2], other[:2]), 0, None)))
+                  / area for other in boxes]
+        if not any(j != k and size < PART_SIZE * sizes[j] and inside[j] >= 0.8 for j in range(len(people))):
+            out.append(people[k])
+    return out
 
 
 def _distance(a: Detection, b: Detection) -> float:
