@@ -28,6 +28,7 @@ ROWS = (
     ("foot skating in contact (m/s)", "foot_skate_m_s"),
     ("floor penetration in contact (mm)", "floor_penetration_mm"),
     ("recall", "recall"), ("false pose rate", "false_pose_rate"),
+    ("poses on partly seen people (rate)", "partly_seen_pose_rate"),
     ("id switches / 1000 person-frames", "id_switches_per_1000"), ("tracks per true person", "tracks_per_person"),
 )
 

@@ -77,3 +77,16 @@ def test_missed_frames_false_poses_and_identity_switches_are_counted():
     assert det["false_poses"] == 20 and det["id_switches"] == 2 and det["tracks_per_person"] == [2, 2]
     s = summarise([], [det])
     assert s["recall"] == pytest.approx(35 / 40) and s["id_switches_per_1000"] == pytest.approx(50.0)
+
+
+def test_a_pose_on_a_person_cut_by_the_border_is_not_counted_as_a_false_pose():
+    truth = make_truth(people=1)
+    truth.visible[0, :10, 6:] = False  # frames 0-9: legs and more out of the picture, 6 joints left
+    truth.visible[0, 10:15, 3:] = False  # frames 10-14: only 3 joints seen
+    truth.visible[0, 15:, 2:] = False  # frames 15-19: 2 joints seen, too few to say who a pose is
+    pose = perfect(truth)
+    ghost = Predicted(9, np.ones(20, bool), truth.joints_2d[0] + 400.0, np.zeros((20, 17, 3)))
+    det = detection_scores(match([pose, ghost], truth), [pose, ghost], truth)
+    assert det["present_frames"] == 0 and det["recalled_frames"] == 0
+    assert det["partly_seen_poses"] == 15 and det["false_poses"] == 5 + 20
+    assert summarise([], [det])["partly_seen_pose_rate"] == pytest.approx(15 / 40)

@@ -242,6 +242,11 @@ def test_check_person_rejects_short_jittery_and_jumping_tracks(clip):
     assert walker.is_person and walker.reasons == [] and walker.speed < 1.5
     short = present & (np.arange(count) < 10)
     assert not check_person(clip.keypoints_2d, ones, short, clip.fps).is_person
+    stray = present & (np.arange(count) % 15 == 0)  # seen once every half second: a long span, few frames
+    assert (np.arange(count)[stray][-1] / clip.fps >= 1.0
+            and "frames" in check_person(clip.keypoints_2d, ones, stray, clip.fps).reasons[0])
+    every_other = present & (np.arange(count) % 2 == 0)  # detector dropouts are not a phantom
+    assert check_person(clip.keypoints_2d, ones, every_other, clip.fps).is_person
     unsure = check_person(clip.keypoints_2d, ones * 0.35, present, clip.fps)
     assert not unsure.is_person and "confidence" in unsure.reasons[0]
     rng = np.random.default_rng(1)

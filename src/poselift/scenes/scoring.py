@@ -4,6 +4,9 @@ skating, floor penetration) and the detection-level scores (recall, false poses,
 
 Predictions are matched to true people frame by frame in 2D: a pose belongs to the true person whose
 visible joints its 2D keypoints lie closest to, within a quarter of that person's height in the image.
+A true person counts (for recall) in frames where at least 9 of their joints are visible; a pose that lies
+on a person who is in view with fewer visible joints (cut by the picture's border, or mostly hidden
+behind someone) is neither a hit nor a false pose, and is counted apart (`partly_seen_poses`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from poselift.scenes.scene import Truth
 from poselift.skeleton import H36M17
 
 MATCH_FRACTION = 0.25
+PARTLY_SEEN_JOINTS = 3
+"""A person with at least this many visible joints (but too few to count for recall) is a real person in view."""
 CONTACT_HEIGHT = 0.04
 CONTACT_SPEED = 0.3
 
@@ -59,6 +64,22 @@ def match(predicted: list[Predicted], truth: Truth) -> np.ndarray:
                 out[g, t] = k
                 used_g.add(g)
                 used_k.add(k)
+    return out
+
+
+def on_partly_seen(predicted: list[Predicted], truth: Truth) -> np.ndarray:
+    """(K, T) bool: pose k lies on a true person who is in view but does not count for recall in frame t
+    (PARTLY_SEEN_JOINTS or more visible joints, fewer than `present` needs): median distance over their
+    visible joints under MATCH_FRACTION of their whole body's size in the image (border-cut joints included)."""
+    out = np.zeros((len(predicted), truth.visible.shape[1]), bool)
+    count = truth.visible.sum(axis=-1)
+    partly = (count >= PARTLY_SEEN_JOINTS) & ~truth.present()
+    for g, t in zip(*np.nonzero(partly), strict=True):
+        seen, gt = truth.visible[g, t], truth.joints_2d[g, t]
+        size = max(float(np.nanmax(np.ptp(gt, axis=0))), 1.0)
+        for k, p in enumerate(predicted):
+            distance = np.median(np.linalg.norm(p.keypoints_2d[t, seen] - gt[seen], axis=-1)) / size
+            out[k, t] = out[k, t] or (bool(p.valid[t]) and distance < MATCH_FRACTION)
     return out
 
 
@@ -129,7 +150,8 @@ def _feet(pred_world: np.ndarray, gt_world: np.ndarray, frames: np.ndarray, time
 
 
 def detection_scores(assignment: np.ndarray, predicted: list[Predicted], truth: Truth) -> dict:
-    """Recall, false poses, identity switches and tracks per true person from a match() assignment."""
+    """Recall, false poses (valid poses on nobody: matched to no counted person and lying on no partly seen
+    one), poses on partly seen people, identity switches and tracks per true person from a match() assignment."""
     present = truth.present()
     valid = np.stack([p.valid for p in predicted]) if predicted else np.zeros((0, truth.visible.shape[1]), bool)
     matched_pose = np.zeros_like(valid)
@@ -140,9 +162,12 @@ def detection_scores(assignment: np.ndarray, predicted: list[Predicted], truth: 
         tracks.append(len(np.unique(seq)))
         for t in np.nonzero(assignment[g] >= 0)[0]:
             matched_pose[assignment[g, t], t] = True
+    unmatched = valid & ~matched_pose
+    partly = on_partly_seen(predicted, truth) if len(predicted) else np.zeros_like(valid)
     return {
         "present_frames": int(present.sum()), "recalled_frames": int((assignment >= 0).sum()),
-        "valid_poses": int(valid.sum()), "false_poses": int((valid & ~matched_pose).sum()),
+        "valid_poses": int(valid.sum()), "false_poses": int((unmatched & ~partly).sum()),
+        "partly_seen_poses": int((unmatched & partly).sum()),
         "id_switches": switches, "tracks_per_person": tracks,
     }
 
@@ -176,6 +201,7 @@ def summarise(parts: list[dict], detections: list[dict]) -> dict:
     valid = sum(d["valid_poses"] for d in detections)
     out["recall"] = round(sum(d["recalled_frames"] for d in detections) / max(present, 1), 4)
     out["false_pose_rate"] = round(sum(d["false_poses"] for d in detections) / max(valid, 1), 4)
+    out["partly_seen_pose_rate"] = round(sum(d.get("partly_seen_poses", 0) for d in detections) / max(valid, 1), 4)
     out["id_switches_per_1000"] = round(1000 * sum(d["id_switches"] for d in detections) / max(present, 1), 3)
     tracks = [n for d in detections for n in d["tracks_per_person"]]
     out["tracks_per_person"] = round(float(np.mean(tracks)), 3) if tracks else None

@@ -2,7 +2,9 @@
 
 A 2D detector sometimes sees a person in a table leg or a coat for a few frames, sometimes with high scores.
 A track counts as a person when, over the frames it was seen (H36M 17-joint keypoints):
-- it lasts at least `min_seconds` (MIN_PERSON_SECONDS, the documented "long enough to be a person");
+- it lasts at least `min_seconds` (MIN_PERSON_SECONDS, the documented "long enough to be a person") and is
+  seen in frames adding up to at least MIN_SEEN_SHARE of that (two stray detections a second apart are not
+  a person: the checks below need frames to judge);
 - its joints are confident: the median over frames of the mean confidence of its 8 most confident joints
   >= `min_confidence` (legs out of the picture do not count against a person);
 - its bones keep their length from frame to frame: the median over bones of each bone's median relative
@@ -21,6 +23,8 @@ import numpy as np
 
 MIN_PERSON_SECONDS = 1.0
 """A track seen for less than this (seconds, first to last frame) is not lifted."""
+MIN_SEEN_SHARE = 0.5
+"""A track must be seen in frames adding up to this share of `min_seconds` (at the video's frame rate)."""
 
 # Bones (parent, child) of H36M17 used for the length check: limbs and shoulders / hips.
 _BONES = ((1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16), (1, 4), (11, 14), (0, 8))
@@ -81,6 +85,8 @@ def check_person(
     reasons = []
     if seconds < min_seconds:
         reasons.append(f"seen for {seconds:.2f} s < {min_seconds:g} s")
+    elif len(frames) < MIN_SEEN_SHARE * min_seconds * fps:
+        reasons.append(f"seen in {len(frames)} frames < {MIN_SEEN_SHARE * min_seconds * fps:.0f}")
     if mean_confidence < min_confidence:
         reasons.append(f"confidence {mean_confidence:.2f} < {min_confidence:g}")
     if bone_spread > max_bone_spread:

@@ -2,9 +2,12 @@
 
 Each frame, live tracks are predicted forward with a constant-velocity model, then matched to the frame's
 detections by a cost mixing the mean keypoint distance (in units of the person's size) and the bounding
-box overlap; the assignment is Hungarian (scipy) or greedy when scipy is absent. Matches whose keypoints
-moved more than `max_distance` body sizes are refused. Unmatched detections start new tracks; tracks
-unseen for `max_age` frames end. When every detection already carries a track id (AlphaPose `idx`,
+box overlap; the assignment is Hungarian (scipy) or greedy when scipy is absent, in two rounds (a short
+form of DeepSORT's cascade): first the tracks seen in the last RECENT_SECONDS, then those unseen for longer
+among the detections left. One assignment over all tracks at once would rather give a person to a track
+lost a second ago and a stray detection to the person's own track than leave one of the two unmatched.
+Matches whose keypoints moved more than `max_distance` body sizes are refused. Unmatched detections start
+new tracks; tracks unseen for `max_age` frames end. When every detection already carries a track id (AlphaPose `idx`,
 OpenPose `person_id`), those ids are kept as they are.
 """
 
@@ -22,6 +25,8 @@ MAX_SIZE_RATIO = 1.6
 """A match may not change a person's size (box diagonal) by more than this factor."""
 DUPLICATE_DISTANCE = 0.05
 """Two detections in one frame whose keypoints lie this close (mean, in body sizes) are one person."""
+RECENT_SECONDS = 0.2
+"""Tracks seen this recently (seconds) are matched before the tracks unseen for longer."""
 LINK_SECONDS = 2.0
 """Longest gap (seconds) across which two fragments can be re-linked into one person."""
 
@@ -125,6 +130,22 @@ def _cost(live: _Live, det: Detection, t: int, max_distance: float) -> float:
     return float(distance + 0.5 * (1.0 - _iou(_box(pred_det), _box(det))))
 
 
+def _cascade(live: list[_Live], detections: list[Detection], t: int, max_distance: float,
+             recent: int) -> list[tuple[int, int]]:
+    """(track, detection) index pairs matched at frame t: first the tracks seen in the last `recent` frames,
+    then the older tracks among the detections still free."""
+    cost = np.array([[_cost(tr, det, t, max_distance) for det in detections] for tr in live])
+    cost = cost.reshape(len(live), len(detections))
+    pairs: list[tuple[int, int]] = []
+    free = list(range(len(detections)))
+    for older in (False, True):
+        rows = [r for r, tr in enumerate(live) if (t - tr.last_frame > recent) == older]
+        if rows and free:
+            pairs.extend((rows[r], free[c]) for r, c in _assign(cost[np.ix_(rows, free)]))
+            free = [c for c in free if c not in {p[1] for p in pairs}]
+    return pairs
+
+
 def track_people(
     frames: list[list[Detection]], max_age: int = 30, max_distance: float = 0.5, use_given_ids: bool = True,
     fps: float = 30.0, link_seconds: float = LINK_SECONDS,
@@ -144,6 +165,7 @@ def track_people(
 
     live: list[_Live] = []
     finished: list[Track] = []
+    recent = max(1, int(round(RECENT_SECONDS * fps)))
     next_id = 0
     for t, detections in enumerate(frames):
         detections = remove_duplicates(detections)
@@ -154,10 +176,8 @@ def track_people(
             else:
                 finished.append(tr.track)
         live = still
-        cost = np.array([[_cost(tr, det, t, max_distance) for det in detections] for tr in live])
-        cost = cost.reshape(len(live), len(detections))
-        matched_det = set()
-        for r, c in _assign(cost):
+        matched_det: set[int] = set()
+        for r, c in _cascade(live, detections, t, max_distance, recent):
             tr, det = live[r], detections[c]
             gap = t - tr.last_frame
             new_velocity = (det.keypoints - tr.keypoints) / gap
