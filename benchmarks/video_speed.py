@@ -21,19 +21,6 @@ from pathlib import Path
 AFTER_2D = ("track", "lift", "trajectory", "render", "viewer", "write", "bvh")
 
 
-def concatenate(paths: list[str], out: Path) -> Path:
-    """One 30 fps H.264 file holding the clips one after another (scaled to the first clip's size)."""
-    from poselift.video.decode import iter_frames, probe_video
-    from poselift.video.render import VideoWriter
-
-    info = probe_video(paths[0])
-    with VideoWriter(out, info.width, info.height, 30.0) as writer:
-        for path in paths:
-            for frame in iter_frames(path, size=(info.width, info.height)):
-                writer.write(frame.image)
-    return out
-
-
 def measure(path: Path, out: Path, lifter) -> dict:
     """Run process_video once; seconds per stage and the overhead of the stages after 2D."""
     from poselift.video.pipeline import process_video
@@ -78,7 +65,9 @@ def main() -> None:
         for k, path in enumerate(args.inputs):
             rows.append(measure(Path(path), tmp / f"run{k}", lifter))
         if len(args.inputs) > 1 and not args.no_joined:
-            joined = concatenate(args.inputs, tmp / "joined.mp4")
+            from speed import concatenate_videos  # benchmarks/speed.py, beside this script
+
+            joined = concatenate_videos(args.inputs, tmp / "joined.mp4")
             rows.append(measure(joined, tmp / "joined", lifter) | {"input": f"all {len(args.inputs)} joined"})
     header = f"{'input':<32} {'frames':>6} {'people':>6} {'2D s':>7} {'after s':>8} {'overhead':>9} {'render fps':>10}"
     print(header)
