@@ -19,10 +19,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ATTRIBUTION = (
-    "Bandai Namco Research Motion Dataset 1 and 2 (Kobayashi et al., 2023, arXiv:2306.08861), CC BY-NC 4.0; "
-    "styles 'childish' and 'youthful' held out for validation"
-)
 
 
 def main() -> int:
@@ -44,7 +40,7 @@ def main() -> int:
         "name": args.name,
         "description": f"{info.description} ({model.receptive_field} frames, {model.config.channels} channels)",
         "licence": info.licence,
-        "training_data": ATTRIBUTION,
+        "training_data": info.training_data,
         "training_config": ", then ".join(args.config),
         "training_command": " && ".join(f"poselift train --config {config}" for config in args.config),
         "model_card": "docs/model-cards.md",

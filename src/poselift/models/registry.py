@@ -133,9 +133,19 @@ class PretrainedWeights:
     description: str
     """What the model is for; the release adds its receptive field and width (scripts/release_weights.py)."""
     licence: str
+    training_data: str = (
+        "Bandai Namco Research Motion Dataset 1 and 2 (Kobayashi et al., 2023, arXiv:2306.08861), CC BY-NC 4.0; "
+        "styles 'childish' and 'youthful' held out for validation"
+    )
+    """The data's attribution, written into the released file's metadata (scripts/release_weights.py)."""
 
 
 MOCAP_LICENCE = "CC BY-NC 4.0 (non-commercial use only; trained on the Bandai Namco Research Motion Dataset)"
+CMU_LICENCE = (
+    "free for research and commercial use (trained on CMU Graphics Lab Motion Capture Database data only). "
+    "The data used in this project was obtained from mocap.cs.cmu.edu. "
+    "The database was created with funding from NSF EIA-0196217."
+)
 
 PRETRAINED: dict[str, PretrainedWeights] = {
     info.name: info
@@ -157,6 +167,19 @@ PRETRAINED: dict[str, PretrainedWeights] = {
                 "the default for live use"
             ),
             licence=MOCAP_LICENCE,
+        ),
+        PretrainedWeights(
+            name="atcn_27f_cmu",
+            file="atcn_27f_cmu.safetensors",
+            description=(
+                "attention network, per-frame shape and placement input, symmetric, trained on CMU motion only: "
+                "the model for commercial use"
+            ),
+            licence=CMU_LICENCE,
+            training_data=(
+                "CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), cgspeed Daz-friendly BVH, "
+                "subjects 01-10; subjects 11-12 for validation, 13-14 held out for the test report"
+            ),
         ),
     )
 }
