@@ -175,8 +175,11 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
     summary["mediapipe"]["root_error_m"] = summary["mediapipe"]["root_error_pct"] = None
     summary["mediapipe"]["id_switches_per_1000"] = summary["mediapipe"]["tracks_per_person"] = None
     off = np.concatenate(offsets) if offsets else np.zeros((0, 17, 2))
-    detector = {name: {"outward_mm": round(float(np.nanmean(off[:, j, 0]) * 1000), 1),
-                       "up_mm": round(float(np.nanmean(off[:, j, 1]) * 1000), 1)}
+    def mean_mm(values: np.ndarray) -> float | None:
+        seen = values[np.isfinite(values)]
+        return round(float(seen.mean()) * 1000, 1) if len(seen) else None
+
+    detector = {name: {"outward_mm": mean_mm(off[:, j, 0]), "up_mm": mean_mm(off[:, j, 1])}
                 for j, name in enumerate(H36M17.joint_names)} if len(off) else {}
     return {"summary": summary, "detector_offsets_mm": detector, "clips": entries,
             "settings": {"files": [str(f) for f in files], "views": views, "seconds": seconds, "people": people,
