@@ -90,3 +90,16 @@ def test_a_pose_on_a_person_cut_by_the_border_is_not_counted_as_a_false_pose():
     assert det["present_frames"] == 0 and det["recalled_frames"] == 0
     assert det["partly_seen_poses"] == 15 and det["false_poses"] == 5 + 20
     assert summarise([], [det])["partly_seen_pose_rate"] == pytest.approx(15 / 40)
+
+
+def test_score_scene_gathers_one_part_per_matched_track_and_the_detection_scores():
+    from poselift.scenes.scoring import score_scene
+
+    truth = make_truth(people=2)
+    a, b = perfect(truth, 0, 0), perfect(truth, 1, 1)
+    b.valid[10:] = False
+    assignment, parts, det = score_scene([a, b], truth, np.diag([1.0, -1.0, 1.0]))
+    assert [p["frames"] for p in parts] == [20, 10]
+    assert det["recalled_frames"] == 30 and (assignment[1, 10:] == -1).all()
+    s = summarise(parts, [det])
+    assert s["mpjpe_mm"] == 0 and s["lean_error_deg"] == pytest.approx(0.0, abs=1e-3)

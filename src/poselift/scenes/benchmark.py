@@ -18,8 +18,8 @@ import numpy as np
 from poselift.body_size import ADULT_HEIGHT
 from poselift.data.mocap import load_clip
 from poselift.errors import InputError
-from poselift.scenes.scene import Renderer, Truth, random_scene, render_scene
-from poselift.scenes.scoring import Predicted, detection_scores, match, score_person, summarise
+from poselift.scenes.scene import Truth, random_scene, render_scene
+from poselift.scenes.scoring import Predicted, score_scene, summarise
 from poselift.skeleton import H36M17
 from poselift.video.layouts import MEDIAPIPE33, to_h36m
 
@@ -152,16 +152,9 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
                 except InputError as error:  # nobody found: every present frame is missed
                     found = {"poselift": [], "mediapipe": []}
                     print(f"{name}: {error}", flush=True)
-                up = np.asarray(scene.camera.R) @ np.array([0.0, 1.0, 0.0])
                 entry = {"clip": path.stem, "view": view, "scene": truth.meta}
                 for method, predicted in found.items():
-                    assignment = match(predicted, truth)
-                    det = detection_scores(assignment, predicted, truth)
-                    own = []
-                    for g in range(assignment.shape[0]):
-                        for k in np.unique(assignment[g][assignment[g] >= 0]):
-                            frames = np.nonzero(assignment[g] == k)[0]
-                            own.append(score_person(predicted[k], truth, g, frames, up))
+                    assignment, own, det = score_scene(predicted, truth, scene.camera.R)
                     parts[method].extend(own)
                     dets[method].append(det)
                     entry[method] = summarise(own, [det])
@@ -188,8 +181,6 @@ def video_accuracy(bvh: Sequence[str | Path], views: int = 2, seconds: float = 4
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-__all__ = ["BENCHMARK_SETS", "Renderer", "benchmark_files", "motion_window", "video_accuracy"]
-
 
 def visitors_accuracy(seeds: Sequence[int] = (0, 1), people: int = 6, fps: float = 10.0, model=None,
                       work_dir: str | Path | None = None, progress: bool = False) -> dict:
@@ -213,11 +204,7 @@ def visitors_accuracy(seeds: Sequence[int] = (0, 1), people: int = 6, fps: float
             result = process_video(video, root / f"visitors_{seed}", focal=float(scene.camera.focal[0]),
                                    lifter=lifter, render=False, viewer=False, progress=progress)
             predicted = poselift_people(result)
-            assignment = match(predicted, truth)
-            det = detection_scores(assignment, predicted, truth)
-            up = np.asarray(scene.camera.R) @ np.array([0.0, 1.0, 0.0])
-            own = [score_person(predicted[k], truth, g, np.nonzero(assignment[g] == k)[0], up)
-                   for g in range(assignment.shape[0]) for k in np.unique(assignment[g][assignment[g] >= 0])]
+            _, own, det = score_scene(predicted, truth, scene.camera.R)
             any_pose = np.stack([p.valid for p in predicted]).any(axis=0)
             in_view = truth.present().any(axis=0)
             empty = ~truth.in_image.any(axis=(0, 2))

@@ -9,7 +9,7 @@ from poselift.camera import Camera, look_at
 from poselift.scenes.benchmark import mediapipe_people, poselift_people
 from poselift.scenes.body import BodyShape
 from poselift.scenes.scene import Outfit, Scene, ScenePerson, Truth
-from poselift.scenes.scoring import detection_scores, match, score_person, summarise
+from poselift.scenes.scoring import score_scene, summarise
 from poselift.video.synthetic import walking_poses
 
 DEMO_FPS = 30.0
@@ -32,12 +32,9 @@ def demo_scene(seconds: float = 5.0, width: int = 640, height: int = 360) -> Sce
 
 def score_demo(result, truth: Truth, scene: Scene) -> dict:
     """Summary scores (see poselift.scenes.scoring.summarise) of poselift and of MediaPipe's own 3D."""
-    up = np.asarray(scene.camera.R) @ np.array([0.0, 1.0, 0.0])
     out = {}
     for method, predicted in (("poselift", poselift_people(result)),
                               ("mediapipe", mediapipe_people(result.detections, len(truth.times)))):
-        assignment = match(predicted, truth)
-        parts = [score_person(predicted[k], truth, g, np.nonzero(assignment[g] == k)[0], up)
-                 for g in range(assignment.shape[0]) for k in np.unique(assignment[g][assignment[g] >= 0])]
-        out[method] = summarise(parts, [detection_scores(assignment, predicted, truth)])
+        _, parts, detections = score_scene(predicted, truth, scene.camera.R)
+        out[method] = summarise(parts, [detections])
     return out

@@ -172,6 +172,17 @@ def detection_scores(assignment: np.ndarray, predicted: list[Predicted], truth: 
     }
 
 
+def score_scene(predicted: list[Predicted], truth: Truth, camera_rotation: np.ndarray
+                ) -> tuple[np.ndarray, list[dict], dict]:
+    """Everything about one method on one scene: the match() assignment, the per-(true person, track)
+    score_person parts and the detection scores. camera_rotation: world -> camera (3, 3)."""
+    up = np.asarray(camera_rotation) @ np.array([0.0, 1.0, 0.0])
+    assignment = match(predicted, truth)
+    parts = [score_person(predicted[k], truth, g, np.nonzero(assignment[g] == k)[0], up)
+             for g in range(assignment.shape[0]) for k in np.unique(assignment[g][assignment[g] >= 0])]
+    return assignment, parts, detection_scores(assignment, predicted, truth)
+
+
 POOLED = {"mpjpe": "mpjpe_mm", "p_mpjpe": "p_mpjpe_mm", "n_mpjpe": "n_mpjpe_mm", "accel": "accel_error_mm",
           "root_error": "root_error_m", "root_error_pct": "root_error_pct", "size_ratio": "size_ratio",
           "lean_error": "lean_error_deg", "foot_skate": "foot_skate_m_s", "floor_penetration": "floor_penetration_mm"}
